@@ -1,0 +1,430 @@
+/**
+ * Deploy-time configuration: one typed object built from defaults, an optional JSON file
+ * (`FAILFAST_CONFIG=path`) and environment variables, in that order of precedence (environment
+ * wins). `HOST` and `PORT` are read as deployment platforms set them; everything else is
+ * `FAILFAST_*`. Every key is declared once in `CONFIG_KEYS`, which also documents it (the README
+ * table is generated from it: `deno run -A src/cli/config-doc.ts`). An invalid value fails at
+ * start-up with a `ConfigError` naming the variable and the accepted values.
+ */
+
+import { ConfigError } from "./errors.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
+
+export const BACKENDS = ["ort-node", "ort-web-wasm", "ort-web-webgpu", "remote"] as const;
+export type Backend = typeof BACKENDS[number];
+
+export const DEVICES = ["cpu", "cuda"] as const;
+export type Device = typeof DEVICES[number];
+
+export const GRAPH_OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+export type GraphOptLevel = typeof GRAPH_OPT_LEVELS[number];
+
+export const STRATEGIES = ["failfast", "ar", "dllm-fixed", "ar-draft"] as const;
+export type Strategy = typeof STRATEGIES[number];
+
+/** The whole configuration, fully resolved and validated. */
+export interface Config {
+  host: string;
+  port: number;
+  modelName: string;
+  verifierDir: string;
+  drafterDir: string;
+  arDrafterDir: string;
+  backend: Backend;
+  device: Device;
+  threads: number;
+  graphOptimization: GraphOptLevel;
+  remoteUrl: string;
+  strategy: Strategy;
+  tau: number;
+  n0: number;
+  n: number;
+  nMax: number;
+  unmaskThreshold: number;
+  fixedK: number;
+  fixedThreshold: number;
+  arDraftK: number;
+  draftReuse: boolean;
+  maxConcurrent: number;
+  maxQueue: number;
+  maxBodyBytes: number;
+  maxTokens: number;
+  requestTimeoutMs: number;
+  apiKey: string;
+  corsOrigin: string;
+  logLevel: LogLevel;
+}
+
+type Kind =
+  | { type: "string" }
+  | { type: "enum"; values: readonly string[] }
+  | { type: "int"; min: number; max: number }
+  | { type: "number"; min: number; max: number; exclusiveMin?: boolean }
+  | { type: "bool" };
+
+/** Declaration of one configuration key. */
+export interface KeyDef<K extends keyof Config = keyof Config> {
+  key: K;
+  env: string;
+  kind: Kind;
+  default: Config[K];
+  doc: string;
+}
+
+function def<K extends keyof Config>(
+  key: K,
+  env: string,
+  kind: Kind,
+  dflt: Config[K],
+  doc: string,
+): KeyDef {
+  return { key, env, kind, default: dflt, doc } as unknown as KeyDef;
+}
+
+/** Absolute path of a bundled model (a relative one where import.meta.url is not a file). */
+function modelPath(name: string): string {
+  try {
+    const url = new URL(`../models/${name}`, import.meta.url);
+    return url.protocol === "file:" ? decodeURIComponent(url.pathname) : `models/${name}`;
+  } catch {
+    return `models/${name}`;
+  }
+}
+
+/** Every configuration key: JSON name, environment variable, type, default and meaning. */
+export const CONFIG_KEYS: readonly KeyDef[] = [
+  def("host", "HOST", { type: "string" }, "127.0.0.1", "Interface the HTTP server binds to."),
+  def("port", "PORT", { type: "int", min: 0, max: 65535 }, 8000, "HTTP port (0 picks a free one)."),
+  def(
+    "modelName",
+    "FAILFAST_MODEL_NAME",
+    { type: "string" },
+    "tiny-gsm",
+    "Model id reported by /v1/models and accepted in requests.",
+  ),
+  def(
+    "verifierDir",
+    "FAILFAST_VERIFIER_DIR",
+    { type: "string" },
+    modelPath("tiny-gsm-verifier"),
+    "HF-layout directory of the autoregressive verifier (the model whose output is served).",
+  ),
+  def(
+    "drafterDir",
+    "FAILFAST_DRAFTER_DIR",
+    { type: "string" },
+    modelPath("tiny-gsm-drafter"),
+    "HF-layout directory of the block-diffusion drafter (needs mask_token_id and bd_size).",
+  ),
+  def(
+    "arDrafterDir",
+    "FAILFAST_AR_DRAFTER_DIR",
+    { type: "string" },
+    modelPath("tiny-gsm-ar-drafter"),
+    "HF-layout directory of the small AR drafter used by the `ar-draft` baseline.",
+  ),
+  def(
+    "backend",
+    "FAILFAST_BACKEND",
+    { type: "enum", values: BACKENDS },
+    "ort-node",
+    "Inference backend.",
+  ),
+  def(
+    "device",
+    "FAILFAST_DEVICE",
+    { type: "enum", values: DEVICES },
+    "cpu",
+    "Device for `ort-node` (cuda needs the CUDA execution provider installed).",
+  ),
+  def(
+    "threads",
+    "FAILFAST_THREADS",
+    { type: "int", min: 0, max: 256 },
+    0,
+    "Intra-op threads per session (0: the runtime's default).",
+  ),
+  def(
+    "graphOptimization",
+    "FAILFAST_GRAPH_OPT",
+    { type: "enum", values: GRAPH_OPT_LEVELS },
+    "all",
+    "onnxruntime graph optimisation level.",
+  ),
+  def(
+    "remoteUrl",
+    "FAILFAST_REMOTE_URL",
+    { type: "string" },
+    "",
+    "Base URL of the model server used by the `remote` backend.",
+  ),
+  def(
+    "strategy",
+    "FAILFAST_STRATEGY",
+    { type: "enum", values: STRATEGIES },
+    "failfast",
+    "Default decoding strategy (a request may choose another).",
+  ),
+  def(
+    "tau",
+    "FAILFAST_TAU",
+    { type: "number", min: 0, max: 1 },
+    0.45,
+    "FailFast stop threshold: stop extending when a window token's confidence is below it.",
+  ),
+  def(
+    "n0",
+    "FAILFAST_N0",
+    { type: "int", min: 1, max: 512 },
+    10,
+    "FailFast first window length.",
+  ),
+  def("n", "FAILFAST_N", { type: "int", min: 1, max: 512 }, 10, "FailFast extension step."),
+  def(
+    "nMax",
+    "FAILFAST_N_MAX",
+    { type: "int", min: 1, max: 512 },
+    60,
+    "FailFast cap on the draft length.",
+  ),
+  def(
+    "unmaskThreshold",
+    "FAILFAST_UNMASK_THRESHOLD",
+    { type: "number", min: 0, max: 1 },
+    0.05,
+    "Drafter unmask threshold for `failfast` (commit masked tokens above this confidence).",
+  ),
+  def(
+    "fixedK",
+    "FAILFAST_FIXED_K",
+    { type: "int", min: 1, max: 512 },
+    8,
+    "Draft length of the `dllm-fixed` baseline.",
+  ),
+  def(
+    "fixedThreshold",
+    "FAILFAST_FIXED_THRESHOLD",
+    { type: "number", min: 0, max: 1 },
+    0.9,
+    "Drafter unmask threshold of the `dllm-fixed` baseline (Fast-dLLM's default).",
+  ),
+  def(
+    "arDraftK",
+    "FAILFAST_AR_DRAFT_K",
+    { type: "int", min: 1, max: 512 },
+    8,
+    "Draft length of the `ar-draft` baseline.",
+  ),
+  def(
+    "draftReuse",
+    "FAILFAST_DRAFT_REUSE",
+    { type: "bool" },
+    false,
+    "Re-propose the rejected tail of the previous draft when it re-synchronises (paper app. E).",
+  ),
+  def(
+    "maxConcurrent",
+    "FAILFAST_MAX_CONCURRENT",
+    { type: "int", min: 1, max: 1024 },
+    4,
+    "Generations running at once.",
+  ),
+  def(
+    "maxQueue",
+    "FAILFAST_MAX_QUEUE",
+    { type: "int", min: 0, max: 100000 },
+    32,
+    "Requests waiting for a slot; beyond it the server answers 429.",
+  ),
+  def(
+    "maxBodyBytes",
+    "FAILFAST_MAX_BODY_BYTES",
+    { type: "int", min: 1024, max: 1 << 30 },
+    1 << 20,
+    "Largest accepted request body.",
+  ),
+  def(
+    "maxTokens",
+    "FAILFAST_MAX_TOKENS",
+    { type: "int", min: 1, max: 1 << 20 },
+    256,
+    "Default and upper bound of `max_tokens` (also bounded by the context window).",
+  ),
+  def(
+    "requestTimeoutMs",
+    "FAILFAST_REQUEST_TIMEOUT_MS",
+    { type: "int", min: 0, max: 24 * 3600 * 1000 },
+    120000,
+    "A generation running longer is cancelled (0: no limit).",
+  ),
+  def(
+    "apiKey",
+    "FAILFAST_API_KEY",
+    { type: "string" },
+    "",
+    "When set, requests must send `Authorization: Bearer <key>`.",
+  ),
+  def(
+    "corsOrigin",
+    "FAILFAST_CORS_ORIGIN",
+    { type: "string" },
+    "",
+    "When set, CORS headers allow this origin (`*` for any).",
+  ),
+  def(
+    "logLevel",
+    "FAILFAST_LOG_LEVEL",
+    { type: "enum", values: LOG_LEVELS },
+    "info",
+    "Least severe log level written to stderr.",
+  ),
+];
+
+/** Environment variable naming the optional JSON configuration file. */
+export const CONFIG_FILE_ENV = "FAILFAST_CONFIG";
+
+function describeKind(kind: Kind): string {
+  switch (kind.type) {
+    case "string":
+      return "a string";
+    case "enum":
+      return `one of ${kind.values.map((v) => `"${v}"`).join(", ")}`;
+    case "int":
+      return `an integer from ${kind.min} to ${kind.max}`;
+    case "number":
+      return `a number from ${kind.min} to ${kind.max}`;
+    case "bool":
+      return "true or false";
+  }
+}
+
+/** Parses one raw value (a string from the environment, or any JSON value) against its kind. */
+function parseValue(d: KeyDef, raw: unknown, source: string): unknown {
+  const fail = (): never => {
+    throw new ConfigError(
+      source,
+      `got ${JSON.stringify(raw)}, expected ${describeKind(d.kind)}`,
+    );
+  };
+  const k = d.kind;
+  switch (k.type) {
+    case "string":
+      if (typeof raw !== "string") fail();
+      return raw;
+    case "enum":
+      if (typeof raw !== "string" || !k.values.includes(raw)) fail();
+      return raw;
+    case "bool":
+      if (typeof raw === "boolean") return raw;
+      if (raw === "true" || raw === "1") return true;
+      if (raw === "false" || raw === "0") return false;
+      return fail();
+    case "int":
+    case "number": {
+      const value = typeof raw === "number"
+        ? raw
+        : typeof raw === "string" && raw.trim() !== ""
+        ? Number(raw)
+        : NaN;
+      if (!Number.isFinite(value) || value < k.min || value > k.max) fail();
+      if (k.type === "int" && !Number.isInteger(value)) fail();
+      return value;
+    }
+  }
+}
+
+export type EnvReader = (name: string) => string | undefined;
+
+/** Reads the environment without requiring `--allow-env` for every variable up front. */
+export const denoEnv: EnvReader = (name) => {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Default values of every key. */
+export function defaultConfig(): Config {
+  const out: Record<string, unknown> = {};
+  for (const d of CONFIG_KEYS) out[d.key] = d.default;
+  return out as unknown as Config;
+}
+
+/**
+ * Resolves the configuration: defaults, then the JSON file (keys as in `Config`), then the
+ * environment. Throws `ConfigError` on the first invalid or unknown key.
+ *
+ * @example
+ * const config = loadConfig({ env: (n) => ({ FAILFAST_TAU: "0.3" })[n] });
+ * config.tau; // 0.3
+ */
+export function loadConfig(
+  options: { env?: EnvReader; file?: Record<string, unknown>; readFile?: (p: string) => string } =
+    {},
+): Config {
+  const env = options.env ?? denoEnv;
+  const config = defaultConfig() as unknown as Record<string, unknown>;
+  let file = options.file;
+  const filePath = env(CONFIG_FILE_ENV);
+  if (file === undefined && filePath) {
+    const read = options.readFile ?? ((p: string) => Deno.readTextFileSync(p));
+    let text: string;
+    try {
+      text = read(filePath);
+    } catch (e) {
+      throw new ConfigError(CONFIG_FILE_ENV, `cannot read ${filePath}: ${(e as Error).message}`);
+    }
+    try {
+      file = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError(CONFIG_FILE_ENV, `${filePath} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (file === null || typeof file !== "object" || Array.isArray(file)) {
+      throw new ConfigError(CONFIG_FILE_ENV, `${filePath} must hold a JSON object`);
+    }
+  }
+  const byKey = new Map(CONFIG_KEYS.map((d) => [d.key as string, d]));
+  for (const [key, raw] of Object.entries(file ?? {})) {
+    const d = byKey.get(key);
+    if (!d) {
+      throw new ConfigError(
+        `${filePath ?? "config file"}: ${key}`,
+        `unknown key; accepted keys: ${[...byKey.keys()].join(", ")}`,
+      );
+    }
+    config[key] = parseValue(d, raw, `${filePath ?? "config file"}: ${key}`);
+  }
+  for (const d of CONFIG_KEYS) {
+    const raw = env(d.env);
+    if (raw !== undefined && raw !== "") config[d.key] = parseValue(d, raw, d.env);
+  }
+  const result = config as unknown as Config;
+  if (result.nMax < result.n0) {
+    throw new ConfigError("FAILFAST_N_MAX", `must be at least FAILFAST_N0 (${result.n0})`);
+  }
+  if (result.backend === "remote" && !/^https?:\/\//.test(result.remoteUrl)) {
+    throw new ConfigError(
+      "FAILFAST_REMOTE_URL",
+      "the remote backend needs an http:// or https:// URL",
+    );
+  }
+  return result;
+}
+
+/** The Markdown table of every key, for the README. */
+export function configTable(): string {
+  const rows = CONFIG_KEYS.map((d) => {
+    const dflt = d.key.endsWith("Dir")
+      ? `\`models/${String(d.default).split("/models/")[1] ?? d.default}\``
+      : d.default === ""
+      ? "(unset)"
+      : `\`${d.default}\``;
+    return `| \`${d.env}\` | \`${d.key}\` | ${describeKind(d.kind)} | ${dflt} | ${d.doc} |`;
+  });
+  return [
+    "| environment | JSON key | accepted | default | meaning |",
+    "|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
