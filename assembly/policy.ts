@@ -25,9 +25,9 @@ export function heapBase(): usize {
 
 /** Grows memory to at least `bytes` bytes; returns false when the engine refuses. */
 export function ensureMemory(bytes: usize): bool {
-  const have = <usize>memory.size() << 16;
+  const have = <usize> memory.size() << 16;
   if (bytes <= have) return true;
-  const pages = <i32>((bytes - have + 0xffff) >> 16);
+  const pages = <i32> ((bytes - have + 0xffff) >> 16);
   return memory.grow(pages) >= 0;
 }
 
@@ -44,7 +44,7 @@ function rowMax(p: usize, n: i32): f32 {
     let a = v128.load(p);
     let b = v128.load(p + 16);
     for (i = 8; i + 8 <= n; i += 8) {
-      const q = p + (<usize>i << 2);
+      const q = p + (<usize> i << 2);
       a = f32x4.pmax(a, v128.load(q));
       b = f32x4.pmax(b, v128.load(q + 16));
     }
@@ -55,7 +55,7 @@ function rowMax(p: usize, n: i32): f32 {
     );
   }
   for (; i < n; i++) {
-    const v = load<f32>(p + (<usize>i << 2));
+    const v = load<f32>(p + (<usize> i << 2));
     if (v > best) best = v;
   }
   return best;
@@ -66,7 +66,7 @@ function firstIndexOf(p: usize, n: i32, target: f32, skip: i32): i32 {
   const t = f32x4.splat(target);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    const hit = f32x4.eq(v128.load(p + (<usize>i << 2)), t);
+    const hit = f32x4.eq(v128.load(p + (<usize> i << 2)), t);
     if (v128.any_true(hit)) {
       let mask = i32x4.bitmask(hit);
       while (mask != 0) {
@@ -77,7 +77,7 @@ function firstIndexOf(p: usize, n: i32, target: f32, skip: i32): i32 {
     }
   }
   for (; i < n; i++) {
-    if (i != skip && load<f32>(p + (<usize>i << 2)) == target) return i;
+    if (i != skip && load<f32>(p + (<usize> i << 2)) == target) return i;
   }
   return skip == 0 ? 1 : 0;
 }
@@ -85,7 +85,7 @@ function firstIndexOf(p: usize, n: i32, target: f32, skip: i32): i32 {
 /** argmax of one row, never returning `exclude` (-1: none). */
 function argmaxRow(p: usize, n: i32, exclude: i32): i32 {
   if (exclude < 0) return firstIndexOf(p, n, rowMax(p, n), -1);
-  const ep = p + (<usize>exclude << 2);
+  const ep = p + (<usize> exclude << 2);
   const saved = load<f32>(ep);
   store<f32>(ep, NEG_INF);
   const best = rowMax(p, n);
@@ -100,7 +100,7 @@ const EXP_LO: f32 = -87.3365447;
 
 /** exp of four lanes, each <= 0 (or -Infinity); lanes below EXP_LO give 0. */
 // @ts-ignore: decorator
-@inline function expv(x: v128): v128 {
+function expv(x: v128): v128 {
   const lo = f32x4.splat(EXP_LO);
   const xc = f32x4.pmax(x, lo);
   const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(LOG2E)));
@@ -134,7 +134,7 @@ function expSum(p: usize, n: i32, m: f32, invT: f32, out: usize): f64 {
   let acc2 = f32x4.splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
-    const off = <usize>i << 2;
+    const off = <usize> i << 2;
     const e0 = expv(f32x4.mul(f32x4.sub(v128.load(p + off), mv), tv));
     const e1 = expv(f32x4.mul(f32x4.sub(v128.load(p + off + 16), mv), tv));
     if (out != 0) {
@@ -145,12 +145,12 @@ function expSum(p: usize, n: i32, m: f32, invT: f32, out: usize): f64 {
     acc2 = f32x4.add(acc2, e1);
   }
   acc = f32x4.add(acc, acc2);
-  let total: f64 = <f64>f32x4.extract_lane(acc, 0) + <f64>f32x4.extract_lane(acc, 1) +
-    <f64>f32x4.extract_lane(acc, 2) + <f64>f32x4.extract_lane(acc, 3);
+  let total: f64 = <f64> f32x4.extract_lane(acc, 0) + <f64> f32x4.extract_lane(acc, 1) +
+    <f64> f32x4.extract_lane(acc, 2) + <f64> f32x4.extract_lane(acc, 3);
   for (; i < n; i++) {
-    const e = exps((load<f32>(p + (<usize>i << 2)) - m) * invT);
-    if (out != 0) store<f32>(out + (<usize>i << 2), e);
-    total += <f64>e;
+    const e = exps((load<f32>(p + (<usize> i << 2)) - m) * invT);
+    if (out != 0) store<f32>(out + (<usize> i << 2), e);
+    total += <f64> e;
   }
   return total;
 }
@@ -159,17 +159,23 @@ function expSum(p: usize, n: i32, m: f32, invT: f32, out: usize): f64 {
  * Per-row argmax of `rows` x `vocab` logits at `logits`, never returning `exclude`.
  * Writes i32 token ids to `outIdx`.
  */
-export function argmaxRows(logits: usize, rows: i32, vocab: i32, exclude: i32, outIdx: usize): void {
+export function argmaxRows(
+  logits: usize,
+  rows: i32,
+  vocab: i32,
+  exclude: i32,
+  outIdx: usize,
+): void {
   for (let r = 0; r < rows; r++) {
-    const p = logits + (<usize>r * <usize>vocab << 2);
-    store<i32>(outIdx + (<usize>r << 2), argmaxRow(p, vocab, exclude));
+    const p = logits + (<usize> r * <usize> vocab << 2);
+    store<i32>(outIdx + (<usize> r << 2), argmaxRow(p, vocab, exclude));
   }
 }
 
 /** Argmax and softmax probability of one row (excluded token has probability 0). */
 function confidenceRow(p: usize, n: i32, exclude: i32, outIdx: usize, outConf: usize): void {
   let saved: f32 = 0;
-  const ep = p + (<usize>max(exclude, 0) << 2);
+  const ep = p + (<usize> max(exclude, 0) << 2);
   if (exclude >= 0) {
     saved = load<f32>(ep);
     store<f32>(ep, NEG_INF);
@@ -177,7 +183,7 @@ function confidenceRow(p: usize, n: i32, exclude: i32, outIdx: usize, outConf: u
   const m = rowMax(p, n);
   const idx = firstIndexOf(p, n, m, exclude);
   let conf: f32 = 0;
-  if (m != NEG_INF) conf = <f32>(1.0 / expSum(p, n, m, 1, 0));
+  if (m != NEG_INF) conf = <f32> (1.0 / expSum(p, n, m, 1, 0));
   if (exclude >= 0) store<f32>(ep, saved);
   store<i32>(outIdx, idx);
   store<f32>(outConf, conf);
@@ -197,11 +203,11 @@ export function confidenceRows(
 ): void {
   for (let r = 0; r < rows; r++) {
     confidenceRow(
-      logits + (<usize>r * <usize>vocab << 2),
+      logits + (<usize> r * <usize> vocab << 2),
       vocab,
       exclude,
-      outIdx + (<usize>r << 2),
-      outConf + (<usize>r << 2),
+      outIdx + (<usize> r << 2),
+      outConf + (<usize> r << 2),
     );
   }
 }
@@ -232,23 +238,23 @@ export function unmaskStep(
   let best = -1;
   let bestConf: f32 = -1;
   for (let r = 0; r < rows; r++) {
-    store<u8>(outCommit + <usize>r, 0);
-    if (load<u8>(masked + <usize>r) == 0) continue;
-    const tp = outTokens + (<usize>r << 2);
-    const cp = outConf + (<usize>r << 2);
-    confidenceRow(logits + (<usize>r * <usize>vocab << 2), vocab, maskId, tp, cp);
+    store<u8>(outCommit + <usize> r, 0);
+    if (load<u8>(masked + <usize> r) == 0) continue;
+    const tp = outTokens + (<usize> r << 2);
+    const cp = outConf + (<usize> r << 2);
+    confidenceRow(logits + (<usize> r * <usize> vocab << 2), vocab, maskId, tp, cp);
     const c = load<f32>(cp);
     if (c > bestConf) {
       bestConf = c;
       best = r;
     }
     if (c > threshold) {
-      store<u8>(outCommit + <usize>r, 1);
+      store<u8>(outCommit + <usize> r, 1);
       committed++;
     }
   }
   if (committed == 0 && best >= 0) {
-    store<u8>(outCommit + <usize>best, 1);
+    store<u8>(outCommit + <usize> best, 1);
     committed = 1;
   }
   return committed;
@@ -270,7 +276,7 @@ export const WINDOW_EXTEND: i32 = 2;
  */
 export function windowDecision(conf: usize, k: i32, tau: f32, nMax: i32): i32 {
   for (let i = 0; i < k; i++) {
-    if (load<f32>(conf + (<usize>i << 2)) < tau) return WINDOW_FAIL_FAST;
+    if (load<f32>(conf + (<usize> i << 2)) < tau) return WINDOW_FAIL_FAST;
   }
   return k >= nMax ? WINDOW_CAP : WINDOW_EXTEND;
 }
@@ -286,8 +292,8 @@ export function windowDecision(conf: usize, k: i32, tau: f32, nMax: i32): i32 {
  */
 export function verifyGreedy(logits: usize, k: i32, vocab: i32, draft: usize, outNext: usize): i32 {
   for (let i = 0; i <= k; i++) {
-    const t = argmaxRow(logits + (<usize>i * <usize>vocab << 2), vocab, -1);
-    if (i == k || t != load<i32>(draft + (<usize>i << 2))) {
+    const t = argmaxRow(logits + (<usize> i * <usize> vocab << 2), vocab, -1);
+    if (i == k || t != load<i32>(draft + (<usize> i << 2))) {
       store<i32>(outNext, t);
       return i;
     }
@@ -323,15 +329,15 @@ export function seedRng(s: usize, seedLo: u32, seedHi: u32): void {
     x = (x ^ (x >>> 16)) * 0x85ebca6b;
     x = (x ^ (x >>> 13)) * 0xc2b2ae35;
     x ^= x >>> 16;
-    store<u32>(s + (<usize>i << 2), i == 0 && x == 0 && z == 0 ? 1 : x);
+    store<u32>(s + (<usize> i << 2), i == 0 && x == 0 && z == 0 ? 1 : x);
   }
 }
 
 /** Uniform float64 in [0, 1) with 53 random bits; advances the state at `s`. */
 export function nextUniform(s: usize): f64 {
-  const hi = <u64>(nextU32(s) >>> 5); // 27 bits
-  const lo = <u64>(nextU32(s) >>> 6); // 26 bits
-  return <f64>((hi << 26) | lo) * 1.1102230246251565e-16; // 2^-53
+  const hi = <u64> (nextU32(s) >>> 5); // 27 bits
+  const lo = <u64> (nextU32(s) >>> 6); // 26 bits
+  return <f64> ((hi << 26) | lo) * 1.1102230246251565e-16; // 2^-53
 }
 
 // --- processed distribution of one row (temperature, top-k, top-p) ---------------------------
@@ -344,15 +350,15 @@ let gCutIdx: i32 = 0;
 let gMass: f64 = 0;
 
 // @ts-ignore: decorator
-@inline function isKept(x: f32, idx: i32): bool {
+function isKept(x: f32, idx: i32): bool {
   return x > gCutX || (x == gCutX && idx <= gCutIdx);
 }
 
 /** Candidate order: logit descending, then index ascending. */
 // @ts-ignore: decorator
-@inline function before(p: usize, a: i32, b: i32): bool {
-  const xa = load<f32>(p + (<usize>a << 2));
-  const xb = load<f32>(p + (<usize>b << 2));
+function before(p: usize, a: i32, b: i32): bool {
+  const xa = load<f32>(p + (<usize> a << 2));
+  const xb = load<f32>(p + (<usize> b << 2));
   return xa > xb || (xa == xb && a < b);
 }
 
@@ -362,8 +368,8 @@ function sortCandidates(p: usize, ids: usize, n: i32): void {
   for (let start = (n >> 1) - 1; start >= 0; start--) siftDown(p, ids, start, n);
   for (let end = n - 1; end > 0; end--) {
     const t = load<i32>(ids);
-    store<i32>(ids, load<i32>(ids + (<usize>end << 2)));
-    store<i32>(ids + (<usize>end << 2), t);
+    store<i32>(ids, load<i32>(ids + (<usize> end << 2)));
+    store<i32>(ids + (<usize> end << 2), t);
     siftDown(p, ids, 0, end);
   }
 }
@@ -373,16 +379,16 @@ function siftDown(p: usize, ids: usize, root: i32, n: i32): void {
   while (true) {
     let child = 2 * r + 1;
     if (child >= n) return;
-    const cv = load<i32>(ids + (<usize>child << 2));
+    const cv = load<i32>(ids + (<usize> child << 2));
     if (child + 1 < n) {
-      const cv2 = load<i32>(ids + (<usize>(child + 1) << 2));
+      const cv2 = load<i32>(ids + (<usize> (child + 1) << 2));
       if (before(p, cv, cv2)) child++;
     }
-    const rv = load<i32>(ids + (<usize>r << 2));
-    const chosen = load<i32>(ids + (<usize>child << 2));
+    const rv = load<i32>(ids + (<usize> r << 2));
+    const chosen = load<i32>(ids + (<usize> child << 2));
     if (!before(p, rv, chosen)) return;
-    store<i32>(ids + (<usize>r << 2), chosen);
-    store<i32>(ids + (<usize>child << 2), rv);
+    store<i32>(ids + (<usize> r << 2), chosen);
+    store<i32>(ids + (<usize> child << 2), rv);
     r = child;
   }
 }
@@ -393,19 +399,19 @@ function collect(p: usize, n: i32, cut: f32, ids: usize): i32 {
   let count = 0;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
-    const hit = f32x4.ge(v128.load(p + (<usize>i << 2)), cv);
+    const hit = f32x4.ge(v128.load(p + (<usize> i << 2)), cv);
     if (v128.any_true(hit)) {
       let mask = i32x4.bitmask(hit);
       while (mask != 0) {
-        store<i32>(ids + (<usize>count << 2), i + ctz(mask));
+        store<i32>(ids + (<usize> count << 2), i + ctz(mask));
         count++;
         mask &= mask - 1;
       }
     }
   }
   for (; i < n; i++) {
-    if (load<f32>(p + (<usize>i << 2)) >= cut) {
-      store<i32>(ids + (<usize>count << 2), i);
+    if (load<f32>(p + (<usize> i << 2)) >= cut) {
+      store<i32>(ids + (<usize> count << 2), i);
       count++;
     }
   }
@@ -441,13 +447,17 @@ function processRow(p: usize, n: i32, invT: f32, topK: i32, topP: f64, e: usize,
     let kept = count;
     let mass = total;
     if (useK && topK <= count) {
-      const kx = load<f32>(p + (<usize>load<i32>(ids + (<usize>(topK - 1) << 2)) << 2));
+      const kx = load<f32>(p + (<usize> load<i32>(ids + (<usize> (topK - 1) << 2)) << 2));
       kept = topK;
-      while (kept < count && load<f32>(p + (<usize>load<i32>(ids + (<usize>kept << 2)) << 2)) == kx) {
+      while (
+        kept < count && load<f32>(p + (<usize> load<i32>(ids + (<usize> kept << 2)) << 2)) == kx
+      ) {
         kept++;
       }
       mass = 0;
-      for (let j = 0; j < kept; j++) mass += <f64>load<f32>(e + (<usize>load<i32>(ids + (<usize>j << 2)) << 2));
+      for (let j = 0; j < kept; j++) {
+        mass += <f64> load<f32>(e + (<usize> load<i32>(ids + (<usize> j << 2)) << 2));
+      }
       gCutX = kx;
       gCutIdx = n;
       gMass = mass;
@@ -457,14 +467,14 @@ function processRow(p: usize, n: i32, invT: f32, topK: i32, topP: f64, e: usize,
     let cum: f64 = 0;
     let j = 0;
     for (; j < kept; j++) {
-      cum += <f64>load<f32>(e + (<usize>load<i32>(ids + (<usize>j << 2)) << 2));
+      cum += <f64> load<f32>(e + (<usize> load<i32>(ids + (<usize> j << 2)) << 2));
       if (cum >= goal) break;
     }
     if (j < kept || complete || useK) {
       const last = j < kept ? j : kept - 1;
       if (j >= kept) cum = mass;
-      const id = load<i32>(ids + (<usize>last << 2));
-      gCutX = load<f32>(p + (<usize>id << 2));
+      const id = load<i32>(ids + (<usize> last << 2));
+      gCutX = load<f32>(p + (<usize> id << 2));
       gCutIdx = id;
       gMass = cum;
       return;
@@ -483,9 +493,9 @@ function sampleKept(p: usize, n: i32, e: usize, skip: i32, skipW: f64, u: f64): 
   let last = -1;
   for (let i = 0; i < n; i++) {
     if (i == skip) continue;
-    const x = load<f32>(p + (<usize>i << 2));
+    const x = load<f32>(p + (<usize> i << 2));
     if (!isKept(x, i)) continue;
-    const w = <f64>load<f32>(e + (<usize>i << 2));
+    const w = <f64> load<f32>(e + (<usize> i << 2));
     if (w <= 0) continue;
     acc += w;
     last = i;
@@ -509,12 +519,12 @@ export function processedProbs(
   ids: usize,
   out: usize,
 ): void {
-  processRow(logits, vocab, <f32>1.0 / temperature, topK, topP, e, ids);
+  processRow(logits, vocab, <f32> 1.0 / temperature, topK, topP, e, ids);
   const inv = 1.0 / gMass;
   for (let i = 0; i < vocab; i++) {
-    const x = load<f32>(logits + (<usize>i << 2));
-    const w = isKept(x, i) ? <f64>load<f32>(e + (<usize>i << 2)) * inv : 0;
-    store<f32>(out + (<usize>i << 2), <f32>w);
+    const x = load<f32>(logits + (<usize> i << 2));
+    const w = isKept(x, i) ? <f64> load<f32>(e + (<usize> i << 2)) * inv : 0;
+    store<f32>(out + (<usize> i << 2), <f32> w);
   }
 }
 
@@ -539,17 +549,17 @@ export function verifyStochastic(
   ids: usize,
   outNext: usize,
 ): i32 {
-  const invT: f32 = <f32>1.0 / temperature;
+  const invT: f32 = <f32> 1.0 / temperature;
   for (let i = 0; i <= k; i++) {
-    const row = logits + (<usize>i * <usize>vocab << 2);
+    const row = logits + (<usize> i * <usize> vocab << 2);
     processRow(row, vocab, invT, topK, topP, e, ids);
     if (i == k) {
       store<i32>(outNext, sampleKept(row, vocab, e, -1, 0, nextUniform(rng)));
       return k;
     }
-    const d = load<i32>(draft + (<usize>i << 2));
-    const x = load<f32>(row + (<usize>d << 2));
-    const wd: f64 = isKept(x, d) ? <f64>load<f32>(e + (<usize>d << 2)) : 0;
+    const d = load<i32>(draft + (<usize> i << 2));
+    const x = load<f32>(row + (<usize> d << 2));
+    const wd: f64 = isKept(x, d) ? <f64> load<f32>(e + (<usize> d << 2)) : 0;
     const pd = wd / gMass;
     if (nextUniform(rng) < pd) continue;
     store<i32>(outNext, sampleKept(row, vocab, e, d, wd, nextUniform(rng)));

@@ -64,7 +64,13 @@ interface Row {
 }
 const results: Row[] = [];
 
-function report(name: string, rows: Float32Array, target: string, wasm: () => void, ts: () => void) {
+function report(
+  name: string,
+  rows: Float32Array,
+  target: string,
+  wasm: () => void,
+  ts: () => void,
+) {
   const n = rows.length / VOCAB;
   const view = core.logitsView(n, VOCAB);
   const copyInMs = measure(() => view.set(rows));

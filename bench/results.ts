@@ -27,7 +27,10 @@ export async function writeResults(name: string, data: unknown, markdown: string
     await Deno.writeTextFile(tmp, text);
     await Deno.rename(tmp, new URL(file, dir));
   };
-  await write(`${name}.json`, JSON.stringify({ machine: machine(), ...data as object }, null, 2) + "\n");
+  await write(
+    `${name}.json`,
+    JSON.stringify({ machine: machine(), ...data as object }, null, 2) + "\n",
+  );
   await write(`${name}.md`, markdown + "\n");
   console.error(`wrote bench/results/${name}.json and .md`);
 }

@@ -378,7 +378,10 @@ export function loadConfig(
     try {
       file = JSON.parse(text);
     } catch (e) {
-      throw new ConfigError(CONFIG_FILE_ENV, `${filePath} is not valid JSON: ${(e as Error).message}`);
+      throw new ConfigError(
+        CONFIG_FILE_ENV,
+        `${filePath} is not valid JSON: ${(e as Error).message}`,
+      );
     }
     if (file === null || typeof file !== "object" || Array.isArray(file)) {
       throw new ConfigError(CONFIG_FILE_ENV, `${filePath} must hold a JSON object`);

@@ -14,9 +14,13 @@ import type { Hono } from "hono";
 let app: Promise<Hono> | undefined;
 
 function start(env: Record<string, unknown>): Promise<Hono> {
-  const config = loadConfig({ env: (name) => typeof env[name] === "string" ? env[name] as string : undefined });
+  const config = loadConfig({
+    env: (name) => typeof env[name] === "string" ? env[name] as string : undefined,
+  });
   const log = new Logger(config.logLevel);
-  return loadPolicy(policyWasm as WebAssembly.Module).then((policy) => createApp({ config, log, policy }));
+  return loadPolicy(policyWasm as WebAssembly.Module).then((policy) =>
+    createApp({ config, log, policy })
+  );
 }
 
 export default {

@@ -64,7 +64,10 @@ Deno.test("config: invalid values name the variable and the accepted values", ()
 
 Deno.test("config: bad config files fail with the file named", () => {
   const env = envOf({ FAILFAST_CONFIG: "ff.json" });
-  assert.throws(() => loadConfig({ env, readFile: () => "{not json" }), /ff.json is not valid JSON/);
+  assert.throws(
+    () => loadConfig({ env, readFile: () => "{not json" }),
+    /ff.json is not valid JSON/,
+  );
   assert.throws(() => loadConfig({ env, readFile: () => "[1]" }), /must hold a JSON object/);
   assert.throws(
     () => loadConfig({ env, readFile: () => '{"tua": 0.4}' }),

@@ -127,7 +127,10 @@ Deno.test("policy: window decision (fail fast / cap / extend) equals the referen
   const rand = new Rand(4);
   for (let trial = 0; trial < 2000; trial++) {
     const k = 1 + rand.int(70);
-    const conf = Array.from({ length: k }, () => (rand.next() < 0.97 ? 0.5 + rand.next() / 2 : rand.next() / 2));
+    const conf = Array.from(
+      { length: k },
+      () => (rand.next() < 0.97 ? 0.5 + rand.next() / 2 : rand.next() / 2),
+    );
     const tau = rand.next();
     const nMax = 1 + rand.int(80);
     assert.equal(core.windowDecision(conf, tau, nMax), refWindowDecision(conf, tau, nMax));
@@ -148,7 +151,10 @@ Deno.test("policy: greedy verification equals the reference, k = 0 .. 70", () =>
       { length: k },
       (_, i) => (rand.next() < 0.97 ? refArgmax(logits, i * vocab, vocab) : rand.int(vocab)),
     );
-    assert.deepEqual(core.verifyGreedy(logits, vocab, draft), refVerifyGreedy(logits, vocab, draft));
+    assert.deepEqual(
+      core.verifyGreedy(logits, vocab, draft),
+      refVerifyGreedy(logits, vocab, draft),
+    );
   }
 });
 
@@ -231,11 +237,23 @@ Deno.test("policy: bad inputs throw PolicyInputError and leave the core usable",
     ["tau > 1", () => core.windowDecision([0.5], 2, 10)],
     ["empty window", () => core.windowDecision([], 0.5, 10)],
     ["confidence NaN", () => core.windowDecision([NaN], 0.5, 10)],
-    ["temperature negative", () => core.verifyStochastic(ok, V, [1], { temperature: -1 }, core.seedRng(1))],
+    [
+      "temperature negative",
+      () => core.verifyStochastic(ok, V, [1], { temperature: -1 }, core.seedRng(1)),
+    ],
     ["temperature 0", () => core.verifyStochastic(ok, V, [1], { temperature: 0 }, core.seedRng(1))],
-    ["top_p 0", () => core.verifyStochastic(ok, V, [1], { temperature: 1, topP: 0 }, core.seedRng(1))],
-    ["top_p Infinity", () => core.processedProbs(ok.subarray(0, V), { temperature: 1, topP: Infinity })],
-    ["top_k fractional", () => core.processedProbs(ok.subarray(0, V), { temperature: 1, topK: 1.5 })],
+    [
+      "top_p 0",
+      () => core.verifyStochastic(ok, V, [1], { temperature: 1, topP: 0 }, core.seedRng(1)),
+    ],
+    [
+      "top_p Infinity",
+      () => core.processedProbs(ok.subarray(0, V), { temperature: 1, topP: Infinity }),
+    ],
+    [
+      "top_k fractional",
+      () => core.processedProbs(ok.subarray(0, V), { temperature: 1, topK: 1.5 }),
+    ],
     ["bad rng", () => core.verifyStochastic(ok, V, [1], { temperature: 1 }, new Uint32Array(2))],
     ["zero rng", () => core.uniform(new Uint32Array(4))],
     ["seed negative", () => core.seedRng(-1)],

@@ -1,7 +1,7 @@
 // Stochastic verification: equal to the reference, reproducible, and exactly lossless.
 import assert from "node:assert/strict";
 import { loadPolicy } from "../src/policy/load-deno.ts";
-import { RefRng, refProcessedProbs, refVerifyStochastic } from "../src/policy/reference.ts";
+import { refProcessedProbs, RefRng, refVerifyStochastic } from "../src/policy/reference.ts";
 import type { SamplingParams } from "../src/policy/core.ts";
 import { Rand } from "./helpers/rand.ts";
 
@@ -94,7 +94,13 @@ Deno.test("policy: same seed gives the same samples; another seed does not", () 
     const rng = core.seedRng(seed);
     const out: number[] = [];
     for (let i = 0; i < 200; i++) {
-      const v = core.verifyStochastic(logits, vocab, [1, 2, 3, 4, 5, 6, 7, 8], { temperature: 1 }, rng);
+      const v = core.verifyStochastic(
+        logits,
+        vocab,
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        { temperature: 1 },
+        rng,
+      );
       out.push(v.accepted, v.next);
     }
     return out;
@@ -135,7 +141,9 @@ Deno.test("policy: speculative sampling reproduces the verifier's distribution e
     ...[0.0, 3.0, 1.0, 1.0, -2.0, 0.5], // row 1: distribution of the second, given d0 accepted
   ]);
   const N = 30_000;
-  for (const s of [{ temperature: 1 }, { temperature: 0.7, topK: 4 }, { temperature: 1.3, topP: 0.8 }]) {
+  for (
+    const s of [{ temperature: 1 }, { temperature: 0.7, topK: 4 }, { temperature: 1.3, topP: 0.8 }]
+  ) {
     const p0 = refProcessedProbs(rows.subarray(0, V), s);
     const p1 = refProcessedProbs(rows.subarray(V), s);
     for (const d0 of [0, 3]) { // a likely and an unlikely (possibly filtered) draft token

@@ -12,7 +12,9 @@ export async function loadPolicy(url: URL = POLICY_WASM_URL): Promise<PolicyCore
   } catch (e) {
     throw new ModelLoadError(
       url.pathname,
-      `cannot read the policy core (${(e as Error).message}); build it with \`deno task build:wasm\``,
+      `cannot read the policy core (${
+        (e as Error).message
+      }); build it with \`deno task build:wasm\``,
     );
   }
   return await PolicyCore.fromBytes(bytes as Uint8Array<ArrayBuffer>);

@@ -71,13 +71,21 @@ export function refUnmask(
 }
 
 /** Algorithm 1's decision over the window's confidences. */
-export function refWindowDecision(conf: ArrayLike<number>, tau: number, nMax: number): WindowDecision {
+export function refWindowDecision(
+  conf: ArrayLike<number>,
+  tau: number,
+  nMax: number,
+): WindowDecision {
   for (let i = 0; i < conf.length; i++) if (conf[i] < tau) return "fail-fast";
   return conf.length >= nMax ? "cap" : "extend";
 }
 
 /** Greedy verification (see PolicyCore.verifyGreedy). */
-export function refVerifyGreedy(logits: Float32Array, vocab: number, draft: ArrayLike<number>): Verdict {
+export function refVerifyGreedy(
+  logits: Float32Array,
+  vocab: number,
+  draft: ArrayLike<number>,
+): Verdict {
   for (let i = 0; i <= draft.length; i++) {
     const t = refArgmax(logits, i * vocab, vocab);
     if (i === draft.length || t !== draft[i]) return { accepted: i, next: t };
