@@ -1,0 +1,216 @@
+/**
+ * Block-diffusion drafting (Fast-dLLM v2 decoding, FAILFAST.md sections 2 and 3).
+ *
+ * Positions are decided block by block (B, from the model's bd_size) and, inside a block,
+ * sub-block by sub-block (S). A denoising pass runs the current block window (committed tokens
+ * plus [MASK]s) against the cache of complete blocks and writes nothing; the policy core commits
+ * every masked position of the current sub-block above the unmask threshold (at least one).
+ * A complete block gets one more pass that writes its keys and values to the cache; its last row
+ * predicts the first token of the next block, AR style. Token shift: the row of position p - 1
+ * predicts position p.
+ *
+ * The draft window [L, L + k) grows by the plan: a fixed k (`dllm-fixed`), or FailFast's
+ * Algorithm 1 — once the window is committed, stop if any of its tokens is below tau (fail fast)
+ * or k reached N_max, else extend k by N (win big).
+ *
+ * The cache keeps complete blocks only; after verification it is cut back to the last complete
+ * block inside the verified prefix.
+ */
+
+import type { PolicyCore } from "../policy/core.ts";
+import type { KvCache, ModelSession } from "../runtime/types.ts";
+import type { Draft, Drafter } from "./drafter.ts";
+import type { TimeBuckets } from "./stats.ts";
+
+/** How long a draft grows. */
+export interface DraftPlan {
+  /** First window length (N0, or the fixed k). */
+  initial: number;
+  /** Extension step N (0: never extend). */
+  step: number;
+  /** Cap on the draft length (N_max, or the fixed k). */
+  max: number;
+  /** Stop threshold tau; null: no confidence test (fixed length). */
+  tau: number | null;
+  /** Unmask threshold of a denoising pass. */
+  threshold: number;
+}
+
+/** Prediction of the first token of the block starting at `at` (from a block-completion pass). */
+interface Boundary {
+  at: number;
+  token: number;
+  conf: number;
+}
+
+export class DllmDrafter implements Drafter {
+  private readonly cache: KvCache;
+  private boundary: Boundary | null = null;
+  private readonly B: number;
+  private readonly S: number;
+  private readonly maskId: number;
+  private readonly eos: Set<number>;
+
+  constructor(
+    private readonly session: ModelSession,
+    private readonly policy: PolicyCore,
+    private readonly plan: DraftPlan,
+    eosTokenIds: number[],
+  ) {
+    const c = session.config;
+    this.B = c.blockSize!;
+    this.S = c.subBlockSize!;
+    this.maskId = c.maskTokenId!;
+    this.eos = new Set(eosTokenIds);
+    this.cache = session.createCache();
+  }
+
+  /** Runs a forward pass, timing it as drafter time. */
+  private async forward(tokens: ArrayLike<number>, commit: boolean, time: TimeBuckets) {
+    const r = await this.session.forward(this.cache, tokens, { commit });
+    time.drafter += r.timing.totalMs;
+    return r;
+  }
+
+  /** argmax (never the mask) and confidence of one row, timed as policy time. */
+  private predict(
+    row: Float32Array,
+    vocab: number,
+    time: TimeBuckets,
+  ): { token: number; conf: number } {
+    const t0 = performance.now();
+    const { tokens, confidences } = this.policy.confidences(row, vocab, this.maskId);
+    time.policy += performance.now() - t0;
+    return { token: tokens[0], conf: confidences[0] };
+  }
+
+  /** Commits the block [start, start + B) of `tokens` to the cache; records the boundary. */
+  private async commitBlocks(
+    tokens: ArrayLike<number>,
+    end: number,
+    time: TimeBuckets,
+  ): Promise<void> {
+    const r = await this.forward(tokens, true, time);
+    const last = r.logits.subarray((r.rows - 1) * r.vocab, r.rows * r.vocab);
+    this.boundary = { at: end, ...this.predict(last, r.vocab, time) };
+  }
+
+  /**
+   * Makes the cache hold exactly the complete blocks before `blockStart` (all verified context),
+   * and, when the draft starts on a block boundary, a valid boundary prediction. Returns passes.
+   */
+  private async syncCache(
+    context: readonly number[],
+    blockStart: number,
+    time: TimeBuckets,
+  ): Promise<number> {
+    let passes = 0;
+    if (this.cache.length > blockStart) this.session.truncate(this.cache, blockStart);
+    if (this.cache.length < blockStart) {
+      await this.commitBlocks(context.slice(this.cache.length, blockStart), blockStart, time);
+      passes++;
+    }
+    if (context.length === blockStart && this.boundary?.at !== blockStart) {
+      // The first draft token comes from the last block's completion pass: redo that pass.
+      const prev = blockStart - this.B;
+      this.session.truncate(this.cache, prev);
+      await this.commitBlocks(context.slice(prev, blockStart), blockStart, time);
+      passes++;
+    }
+    return passes;
+  }
+
+  async propose(context: readonly number[], maxLen: number, time: TimeBuckets): Promise<Draft> {
+    const { B, S, maskId, plan } = this;
+    const L = context.length;
+    let k = Math.min(plan.initial, maxLen);
+    if (k <= 0) return { tokens: [], passes: 0 };
+    let blockStart = Math.floor(L / B) * B;
+    let passes = await this.syncCache(context, blockStart, time);
+
+    // Decisions about positions L.. (index p - L): token and confidence; -1 = undecided.
+    const tokens: number[] = [];
+    const confs: number[] = [];
+    const decide = (p: number, token: number, conf: number) => {
+      tokens[p - L] = token;
+      confs[p - L] = conf;
+      block[p - blockStart] = token;
+    };
+    // The current block window: context tokens, decided draft tokens, masks.
+    let block = new Int32Array(B).fill(maskId);
+    for (let p = blockStart; p < L; p++) block[p - blockStart] = context[p];
+    if (L === blockStart) decide(L, this.boundary!.token, this.boundary!.conf);
+
+    /** First undecided position in [L, L + k), or -1. */
+    const firstUndecided = () => {
+      for (let i = 0; i < k; i++) if (tokens[i] === undefined) return L + i;
+      return -1;
+    };
+    /** Length of the draft if it ends at an EOS with everything before it decided. */
+    const eosEnd = (): number => {
+      for (let i = 0; i < k; i++) {
+        if (tokens[i] === undefined) return -1;
+        if (this.eos.has(tokens[i])) return i + 1;
+      }
+      return -1;
+    };
+
+    while (true) {
+      const stopAt = eosEnd();
+      if (stopAt >= 0) return { tokens: tokens.slice(0, stopAt), passes };
+      const q = firstUndecided();
+      if (q < 0) {
+        // The window is committed: Algorithm 1's decision (or the fixed length is reached).
+        if (plan.tau === null || k >= Math.min(plan.max, maxLen) || plan.step <= 0) break;
+        const t0 = performance.now();
+        const decision = this.policy.windowDecision(confs.slice(0, k), plan.tau, plan.max);
+        time.policy += performance.now() - t0;
+        if (decision !== "extend") break;
+        k = Math.min(k + plan.step, plan.max, maxLen);
+        continue;
+      }
+      if (q >= blockStart + B) {
+        // The block is complete: write it to the cache; its last row gives the next block's
+        // first token.
+        await this.commitBlocks(block, blockStart + B, time);
+        passes++;
+        blockStart += B;
+        block = new Int32Array(B).fill(maskId);
+        decide(blockStart, this.boundary!.token, this.boundary!.conf);
+        continue;
+      }
+      // Denoise the sub-block holding q until it has no mask left.
+      const sbStart = blockStart + Math.floor((q - blockStart) / S) * S;
+      const first = Math.max(sbStart, blockStart + 1); // the block's first position is never masked here
+      const sbEnd = sbStart + S;
+      while (true) {
+        const masked: boolean[] = [];
+        for (let p = first; p < sbEnd; p++) masked.push(block[p - blockStart] === maskId);
+        if (!masked.some(Boolean)) break;
+        const r = await this.forward(block, false, time);
+        passes++;
+        // Row of position p is p - 1 - blockStart (token shift).
+        const rows = r.logits.subarray(
+          (first - 1 - blockStart) * r.vocab,
+          (sbEnd - 1 - blockStart) * r.vocab,
+        );
+        const t0 = performance.now();
+        const u = this.policy.unmask(rows, r.vocab, masked, maskId, plan.threshold);
+        time.policy += performance.now() - t0;
+        for (let i = 0; i < masked.length; i++) {
+          if (u.commit[i]) decide(first + i, u.tokens[i], u.confidences[i]);
+        }
+      }
+    }
+    return { tokens: tokens.slice(0, k), passes };
+  }
+
+  onVerified(validPrefix: number): void {
+    const keep = Math.floor(validPrefix / this.B) * this.B;
+    if (this.cache.length > keep) this.session.truncate(this.cache, keep);
+  }
+
+  release(): void {
+    this.session.release(this.cache);
+  }
+}

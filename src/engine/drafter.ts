@@ -1,0 +1,24 @@
+/**
+ * What a drafter does for the decoding loop: propose draft tokens after the verified context,
+ * then learn how much of it was verified so it can keep (or drop) its cache.
+ */
+
+import type { TimeBuckets } from "./stats.ts";
+
+export interface Draft {
+  tokens: number[];
+  /** Drafter forward passes spent (denoising, block completion, cache catch-up). */
+  passes: number;
+}
+
+export interface Drafter {
+  /**
+   * Proposes at most `maxLen` tokens continuing `context` (every verified token so far).
+   * Adds its forward-pass time to `time.drafter` and its policy time to `time.policy`.
+   */
+  propose(context: readonly number[], maxLen: number, time: TimeBuckets): Promise<Draft>;
+  /** The first `validPrefix` tokens of the last proposal's context + draft were verified. */
+  onVerified(validPrefix: number): void;
+  /** Frees the drafter's per-request caches. */
+  release(): void;
+}

@@ -1,0 +1,371 @@
+/**
+ * The decoding engine: turns a request into a stream of text deltas using one of four
+ * strategies over the same verifier (FAILFAST.md section 5):
+ *   ar          plain decoding, one verifier pass per token
+ *   dllm-fixed  block-diffusion drafter, fixed draft length, unmask threshold 0.9
+ *   ar-draft    small AR drafter, fixed draft length (optionally stopping on low confidence)
+ *   failfast    block-diffusion drafter with FailFast's dynamic draft length (Algorithm 1)
+ * Every strategy emits exactly the verifier's output: greedy verification keeps the longest
+ * prefix the verifier agrees with; sampling uses lossless speculative sampling.
+ */
+
+import { type Config, STRATEGIES, type Strategy } from "../config.ts";
+import { ConfigError, InvalidRequestError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { checkSameVocabulary, loadModelDir, type ModelDir } from "../model/model-dir.ts";
+import type { PolicyCore, RngState, SamplingParams } from "../policy/core.ts";
+import { loadPolicy } from "../policy/load-deno.ts";
+import { openModel } from "../runtime/create.ts";
+import type { ModelSession } from "../runtime/types.ts";
+import { ArDrafter } from "./ar-drafter.ts";
+import type { Drafter } from "./drafter.ts";
+import { DllmDrafter } from "./dllm-drafter.ts";
+import { StatsCollector } from "./stats.ts";
+import { TextStream } from "./text-stream.ts";
+import type {
+  Engine,
+  FinishReason,
+  GenerateEvent,
+  GenerateRequest,
+  StrategyParams,
+} from "./types.ts";
+import { VerifierState } from "./verifier.ts";
+
+/** A loaded model: its directory (config, tokenizer) and its session on the chosen backend. */
+export interface LoadedModel {
+  dir: ModelDir;
+  session: ModelSession;
+}
+
+/** The models and policy an engine runs on; drafters may be absent (their strategies are off). */
+export interface EngineParts {
+  verifier: LoadedModel;
+  drafter: LoadedModel | null;
+  arDrafter: LoadedModel | null;
+  policy: PolicyCore;
+}
+
+/** A request after validation and defaults. */
+interface Resolved {
+  prompt: number[];
+  maxTokens: number;
+  sampling: SamplingParams;
+  seed: number;
+  stop: string[];
+  strategy: Strategy;
+  params: Required<Omit<StrategyParams, "stopBelow">> & { stopBelow: number | null };
+}
+
+function invalid(message: string, param: string): never {
+  throw new InvalidRequestError(message, param);
+}
+
+function checkRange(
+  value: unknown,
+  param: string,
+  min: number,
+  max: number,
+  integer = false,
+): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    invalid(
+      `${param} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${
+        JSON.stringify(value)
+      }`,
+      param,
+    );
+  }
+  if (integer && !Number.isInteger(value)) {
+    invalid(`${param} must be an integer, got ${value}`, param);
+  }
+}
+
+export class FailFastEngine implements Engine {
+  readonly modelName: string;
+  readonly contextLength: number;
+  private readonly eos: number[];
+
+  constructor(
+    private readonly parts: EngineParts,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    this.modelName = config.modelName;
+    const v = parts.verifier.dir.config;
+    this.contextLength = v.maxPositions;
+    this.eos = v.eosTokenIds;
+  }
+
+  /** Strategies this engine can run (those whose drafter is loaded). */
+  get strategies(): Strategy[] {
+    return STRATEGIES.filter((s) =>
+      s === "ar" || (s === "ar-draft" ? this.parts.arDrafter !== null : this.parts.drafter !== null)
+    );
+  }
+
+  private encodePrompt(request: GenerateRequest): number[] {
+    const tok = this.parts.verifier.dir.tokenizer;
+    if ((request.prompt === undefined) === (request.messages === undefined)) {
+      invalid(
+        "give exactly one of prompt and messages",
+        request.prompt === undefined ? "messages" : "prompt",
+      );
+    }
+    let text: string;
+    if (request.messages !== undefined) {
+      if (!Array.isArray(request.messages) || request.messages.length === 0) {
+        invalid("messages must be a non-empty list", "messages");
+      }
+      if (!tok.hasChatTemplate) {
+        invalid("this model has no chat template: use the completions API", "messages");
+      }
+      text = tok.renderChat(request.messages);
+    } else {
+      text = request.prompt!;
+    }
+    const ids = tok.encode(text);
+    if (ids.length === 0) invalid("the prompt is empty", request.messages ? "messages" : "prompt");
+    return ids;
+  }
+
+  countPromptTokens(request: GenerateRequest): number {
+    return this.encodePrompt(request).length;
+  }
+
+  /** Validates a request and fills in the configured defaults. */
+  private resolve(request: GenerateRequest): Resolved {
+    const c = this.config;
+    const strategy = request.strategy ?? c.strategy;
+    if (!STRATEGIES.includes(strategy)) {
+      invalid(
+        `unknown strategy ${JSON.stringify(strategy)}; accepted: ${STRATEGIES.join(", ")}`,
+        "strategy",
+      );
+    }
+    if (!this.strategies.includes(strategy)) {
+      invalid(
+        `strategy ${strategy} needs a drafter model that is not loaded on this server`,
+        "strategy",
+      );
+    }
+    checkRange(request.maxTokens, "max_tokens", 1, 1 << 20, true);
+    checkRange(request.temperature, "temperature", 0, 100);
+    checkRange(request.topP, "top_p", Number.MIN_VALUE, 1);
+    checkRange(request.topK, "top_k", 0, 1 << 30, true);
+    checkRange(request.seed, "seed", 0, Number.MAX_SAFE_INTEGER, true);
+    const stop = request.stop ?? [];
+    if (!Array.isArray(stop) || stop.some((s) => typeof s !== "string" || s.length === 0)) {
+      invalid("stop must be a list of non-empty strings", "stop");
+    }
+    const p = request.params ?? {};
+    checkRange(p.tau, "tau", 0, 1);
+    checkRange(p.n0, "n0", 1, 512, true);
+    checkRange(p.n, "n", 1, 512, true);
+    checkRange(p.nMax, "n_max", 1, 512, true);
+    checkRange(p.unmaskThreshold, "unmask_threshold", 0, 1);
+    checkRange(p.k, "k", 1, 512, true);
+    checkRange(p.stopBelow, "stop_below", 0, 1);
+    const n0 = p.n0 ?? c.n0;
+    const nMax = p.nMax ?? Math.max(c.nMax, n0);
+    if (nMax < n0) invalid(`n_max (${nMax}) must be at least n0 (${n0})`, "n_max");
+    const prompt = this.encodePrompt(request);
+    if (prompt.length >= this.contextLength) {
+      invalid(
+        `the prompt has ${prompt.length} tokens; this model's context window is ${this.contextLength}`,
+        request.messages ? "messages" : "prompt",
+      );
+    }
+    return {
+      prompt,
+      maxTokens: request.maxTokens,
+      sampling: {
+        temperature: request.temperature ?? 0,
+        topP: request.topP ?? 1,
+        topK: request.topK ?? 0,
+      },
+      seed: request.seed ?? Math.floor(Math.random() * 2 ** 32),
+      stop,
+      strategy,
+      params: {
+        tau: p.tau ?? c.tau,
+        n0,
+        n: p.n ?? c.n,
+        nMax,
+        unmaskThreshold: p.unmaskThreshold ??
+          (strategy === "dllm-fixed" ? c.fixedThreshold : c.unmaskThreshold),
+        k: p.k ?? (strategy === "ar-draft" ? c.arDraftK : c.fixedK),
+        stopBelow: p.stopBelow ?? null,
+        draftReuse: p.draftReuse ?? c.draftReuse,
+      },
+    };
+  }
+
+  /** The drafter of a strategy, with its per-request cache; null for plain decoding. */
+  private makeDrafter(r: Resolved): Drafter | null {
+    const { policy, drafter, arDrafter } = this.parts;
+    const p = r.params;
+    switch (r.strategy) {
+      case "ar":
+        return null;
+      case "ar-draft":
+        return new ArDrafter(arDrafter!.session, policy, p.k, p.stopBelow, this.eos);
+      case "dllm-fixed":
+        return new DllmDrafter(drafter!.session, policy, {
+          initial: p.k,
+          step: 0,
+          max: p.k,
+          tau: null,
+          threshold: p.unmaskThreshold,
+        }, this.eos);
+      case "failfast":
+        return new DllmDrafter(drafter!.session, policy, {
+          initial: p.n0,
+          step: p.n,
+          max: p.nMax,
+          tau: p.tau,
+          threshold: p.unmaskThreshold,
+        }, this.eos);
+    }
+  }
+
+  /** Longest draft the drafter's own context window allows after `contextLength` tokens. */
+  private drafterRoom(strategy: Strategy, contextLength: number): number {
+    if (strategy === "failfast" || strategy === "dllm-fixed") {
+      const c = this.parts.drafter!.dir.config;
+      // the whole block window holding the last draft position must fit
+      return Math.floor(c.maxPositions / c.blockSize!) * c.blockSize! - contextLength;
+    }
+    if (strategy === "ar-draft") {
+      return this.parts.arDrafter!.dir.config.maxPositions - contextLength + 1;
+    }
+    return 0;
+  }
+
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {
+    const r = this.resolve(request); // throws InvalidRequestError before anything streams
+    return this.run(r, signal);
+  }
+
+  private async *run(r: Resolved, signal?: AbortSignal): AsyncGenerator<GenerateEvent> {
+    const { policy, verifier: v } = this.parts;
+    const rng: RngState | null = r.sampling.temperature > 0 ? policy.seedRng(r.seed) : null;
+    const verifier = new VerifierState(v.session, policy, r.prompt, r.sampling, rng);
+    const drafter = this.makeDrafter(r);
+    const stats = new StatsCollector(r.strategy, r.prompt.length);
+    const tokenizer = v.dir.tokenizer;
+    const text = new TextStream((ids) => tokenizer.decode(ids), r.stop);
+    const eos = new Set(this.eos);
+    let emitted = 0;
+    let finish: FinishReason = "length";
+    try {
+      await verifier.prefill(stats.time);
+      while (true) {
+        if (signal?.aborted) {
+          finish = "cancelled";
+          break;
+        }
+        const remaining = r.maxTokens - emitted;
+        if (remaining <= 0 || verifier.room < 0) break;
+        const L = verifier.context.length;
+        const maxDraft = Math.min(remaining - 1, verifier.room, this.drafterRoom(r.strategy, L));
+        const draft = drafter && maxDraft > 0
+          ? await drafter.propose(verifier.context, maxDraft, stats.time)
+          : { tokens: [], passes: 0 };
+        const t0 = { ...stats.time };
+        const verdict = await verifier.verify(draft.tokens, stats.time);
+        drafter?.onVerified(L + verdict.accepted);
+        stats.addRound({
+          drafted: draft.tokens.length,
+          accepted: verdict.accepted,
+          drafterPasses: draft.passes,
+          verifierPasses: 1,
+          drafterMs: stats.time.drafter - t0.drafter,
+          verifierMs: stats.time.verifier - t0.verifier,
+          policyMs: stats.time.policy - t0.policy,
+        });
+        let tokens = [...draft.tokens.slice(0, verdict.accepted), verdict.next];
+        let ended = false;
+        const eosAt = tokens.findIndex((t) => eos.has(t));
+        if (eosAt >= 0) {
+          tokens = tokens.slice(0, eosAt);
+          finish = "stop";
+          ended = true;
+        }
+        if (tokens.length >= remaining) {
+          tokens = tokens.slice(0, remaining);
+          if (!ended) finish = "length";
+          ended = true;
+        }
+        emitted += tokens.length;
+        const delta = text.push(tokens);
+        if (text.stopped) {
+          finish = "stop";
+          ended = true;
+        }
+        if (tokens.length > 0 || delta) {
+          yield {
+            type: "delta",
+            text: delta,
+            tokens,
+            acceptedDraft: Math.min(verdict.accepted, tokens.length),
+            drafted: draft.tokens.length,
+          };
+        }
+        if (ended) break;
+      }
+      const tail = text.flush();
+      if (tail) yield { type: "delta", text: tail, tokens: [], acceptedDraft: 0, drafted: 0 };
+      yield { type: "done", finishReason: finish, stats: stats.summary(emitted) };
+    } finally {
+      verifier.release();
+      drafter?.release();
+    }
+  }
+
+  /** Frees every session. */
+  async close(): Promise<void> {
+    const { verifier, drafter, arDrafter } = this.parts;
+    await Promise.all([verifier, drafter, arDrafter].map((m) => m?.session.close()));
+  }
+}
+
+/**
+ * Loads the configured models and the policy core and returns a ready engine. Drafter
+ * directories set to "" are skipped (their strategies are unavailable); the configured default
+ * strategy must be runnable.
+ */
+export async function createEngine(
+  config: Config,
+  log: Logger,
+  options: { onProgress?: (message: string) => void } = {},
+): Promise<FailFastEngine> {
+  const progress = options.onProgress ?? (() => {});
+  const open = async (dir: string, kind: "ar" | "dllm", what: string): Promise<LoadedModel> => {
+    progress(`loading ${what} from ${dir}`);
+    const model = await loadModelDir(dir, kind);
+    const session = await openModel(model, config);
+    log.info("model loaded", { what, dir, backend: session.backend });
+    return { dir: model, session };
+  };
+  progress("loading the policy core");
+  const policy = await loadPolicy();
+  const verifier = await open(config.verifierDir, "ar", "verifier");
+  const drafter = config.drafterDir
+    ? await open(config.drafterDir, "dllm", "diffusion drafter")
+    : null;
+  const arDrafter = config.arDrafterDir
+    ? await open(config.arDrafterDir, "ar", "AR drafter")
+    : null;
+  for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
+  const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log);
+  if (!engine.strategies.includes(config.strategy)) {
+    await engine.close();
+    throw new ConfigError(
+      "FAILFAST_STRATEGY",
+      `${config.strategy} needs a drafter directory that is not configured`,
+    );
+  }
+  progress("ready");
+  return engine;
+}

@@ -1,0 +1,72 @@
+/**
+ * Per-round and per-request statistics of speculative decoding (FAILFAST.md section 5).
+ * Mean accepted length counts the verifier's own token too (accepted + 1 per round), the
+ * convention vLLM uses.
+ */
+
+import type { Strategy } from "../config.ts";
+import type { GenerationStats, RoundStats } from "./types.ts";
+
+/** Where time goes inside a request. */
+export interface TimeBuckets {
+  prefill: number;
+  drafter: number;
+  verifier: number;
+  policy: number;
+}
+
+export function newTimeBuckets(): TimeBuckets {
+  return { prefill: 0, drafter: 0, verifier: 0, policy: 0 };
+}
+
+export class StatsCollector {
+  readonly rounds: RoundStats[] = [];
+  readonly time = newTimeBuckets();
+  private readonly started = performance.now();
+
+  constructor(readonly strategy: Strategy, readonly promptTokens: number) {}
+
+  addRound(round: RoundStats): void {
+    this.rounds.push(round);
+  }
+
+  /** Summary of the request so far; `completionTokens` is what was actually emitted. */
+  summary(completionTokens: number): GenerationStats {
+    const rounds = this.rounds.length;
+    let drafted = 0, accepted = 0, maxAccepted = 0, drafterPasses = 0, verifierPasses = 0;
+    const counts: number[] = [];
+    for (const r of this.rounds) {
+      drafted += r.drafted;
+      accepted += r.accepted;
+      maxAccepted = Math.max(maxAccepted, r.accepted);
+      drafterPasses += r.drafterPasses;
+      verifierPasses += r.verifierPasses;
+      const emitted = r.accepted + 1;
+      while (counts.length <= emitted) counts.push(0);
+      counts[emitted]++;
+    }
+    const total = performance.now() - this.started;
+    const { prefill, drafter, verifier, policy } = this.time;
+    return {
+      strategy: this.strategy,
+      promptTokens: this.promptTokens,
+      completionTokens,
+      rounds,
+      meanAcceptedLength: rounds ? (accepted + rounds) / rounds : 0,
+      acceptanceRate: drafted ? accepted / drafted : 0,
+      maxAccepted,
+      drafterPassesPerRound: rounds ? drafterPasses / rounds : 0,
+      drafterPasses,
+      verifierPasses,
+      acceptedLengthCounts: counts,
+      timeMs: {
+        total,
+        prefill,
+        drafter,
+        verifier,
+        policy,
+        other: Math.max(0, total - prefill - drafter - verifier - policy),
+      },
+    };
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The engine's contract with its callers (server, CLI, benchmark): a request in, an async
+ * iterable of events out. Nothing here knows HTTP or onnxruntime.
+ */
+
+import type { Strategy } from "../config.ts";
+
+/** One chat message (OpenAI shape; content is plain text). */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** Per-request strategy parameters; unset fields take the server's configured defaults. */
+export interface StrategyParams {
+  /** FailFast stop threshold tau. */
+  tau?: number;
+  /** FailFast first window length N0. */
+  n0?: number;
+  /** FailFast extension step N. */
+  n?: number;
+  /** FailFast cap on the draft length N_max. */
+  nMax?: number;
+  /** Drafter unmask threshold (failfast and dllm-fixed). */
+  unmaskThreshold?: number;
+  /** Fixed draft length k (dllm-fixed, ar-draft). */
+  k?: number;
+  /** ar-draft only: stop a draft early when a drafted token's probability is below this. */
+  stopBelow?: number;
+  /** Re-propose the rejected tail of the previous draft when it re-synchronises. */
+  draftReuse?: boolean;
+}
+
+/** A generation request. Exactly one of `prompt` and `messages` is set. */
+export interface GenerateRequest {
+  /** Raw text continued as is (completions API). */
+  prompt?: string;
+  /** Chat messages rendered with the verifier's chat template (chat completions API). */
+  messages?: ChatMessage[];
+  /** New tokens at most. */
+  maxTokens: number;
+  /** 0 = greedy (the default). */
+  temperature?: number;
+  topP?: number;
+  /** 0 disables. */
+  topK?: number;
+  /** Seed of the sampling generator (a default one is used when unset). */
+  seed?: number;
+  /** Generation stops before the first occurrence of any of these strings. */
+  stop?: string[];
+  strategy?: Strategy;
+  params?: StrategyParams;
+}
+
+/** Statistics of one speculation round. */
+export interface RoundStats {
+  /** Draft length proposed (k). */
+  drafted: number;
+  /** Draft tokens accepted (a); the round emits a + 1 tokens (the verifier adds one). */
+  accepted: number;
+  /** Drafter forward passes spent on this round's draft. */
+  drafterPasses: number;
+  /** Verifier forward passes (1 per round). */
+  verifierPasses: number;
+  drafterMs: number;
+  verifierMs: number;
+  policyMs: number;
+}
+
+/** Statistics of a whole request. */
+export interface GenerationStats {
+  strategy: Strategy;
+  promptTokens: number;
+  completionTokens: number;
+  rounds: number;
+  /** Mean tokens emitted per round (accepted + 1, vLLM's convention). */
+  meanAcceptedLength: number;
+  /** sum(accepted) / sum(drafted); 0 when nothing was drafted. */
+  acceptanceRate: number;
+  maxAccepted: number;
+  drafterPassesPerRound: number;
+  drafterPasses: number;
+  verifierPasses: number;
+  /** Histogram: acceptedLengthCounts[n] = rounds that emitted n tokens. */
+  acceptedLengthCounts: number[];
+  timeMs: {
+    total: number;
+    prefill: number;
+    drafter: number;
+    verifier: number;
+    policy: number;
+    other: number;
+  };
+}
+
+/** Why generation ended (OpenAI's finish_reason). */
+export type FinishReason = "stop" | "length" | "cancelled";
+
+/** Events of a generation, in order: zero or more `delta`, then exactly one `done`. */
+export type GenerateEvent =
+  | {
+    type: "delta";
+    /** New text (never splits a UTF-8 character; stop strings are never emitted). */
+    text: string;
+    /** Token ids this delta covers. */
+    tokens: number[];
+    /** Of those, how many were accepted draft tokens of this round (the rest: the verifier's). */
+    acceptedDraft: number;
+    /** Draft length proposed in the round that produced this delta (0 for plain decoding). */
+    drafted: number;
+  }
+  | {
+    type: "done";
+    finishReason: FinishReason;
+    stats: GenerationStats;
+  };
+
+/** What the server and CLI call. */
+export interface Engine {
+  /** Served model id. */
+  readonly modelName: string;
+  /** Context window of the verifier, in tokens. */
+  readonly contextLength: number;
+  /** Token count of a request's prompt (after the chat template), to check limits up front. */
+  countPromptTokens(request: GenerateRequest): number;
+  /**
+   * Streams a generation. Aborting `signal` stops it within one round and frees its caches;
+   * the iterator then ends with a `done` event whose finishReason is "cancelled".
+   * Throws InvalidRequestError for requests the engine cannot serve.
+   */
+  generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent>;
+}

@@ -1,0 +1,66 @@
+/**
+ * The verifier side of a request: its KV cache holds every verified token but the last one,
+ * which is fed with the draft in the next round (k + 1 positions, one forward pass, k + 1
+ * rows). The policy core accepts the longest agreeing prefix (greedy) or runs lossless
+ * speculative sampling, and the cache is cut back to the accepted length without re-running
+ * the model.
+ */
+
+import type { PolicyCore, RngState, SamplingParams, Verdict } from "../policy/core.ts";
+import type { KvCache, ModelSession } from "../runtime/types.ts";
+import type { TimeBuckets } from "./stats.ts";
+
+export class VerifierState {
+  readonly cache: KvCache;
+  /** Every verified token: the prompt, then generated tokens. */
+  readonly context: number[];
+
+  constructor(
+    private readonly session: ModelSession,
+    private readonly policy: PolicyCore,
+    prompt: number[],
+    private readonly sampling: SamplingParams,
+    private readonly rng: RngState | null,
+  ) {
+    this.cache = session.createCache();
+    this.context = [...prompt];
+  }
+
+  /** Fills the cache with the prompt but its last token. */
+  async prefill(time: TimeBuckets): Promise<void> {
+    if (this.context.length < 2) return;
+    const r = await this.session.forward(this.cache, this.context.slice(0, -1), {
+      commit: true,
+      lastRows: 1,
+    });
+    time.prefill += r.timing.totalMs;
+  }
+
+  /** Longest draft the context window still allows. */
+  get room(): number {
+    return this.session.config.maxPositions - this.context.length;
+  }
+
+  /**
+   * Verifies `draft` in one forward pass; appends the accepted tokens and the verifier's own
+   * next token to the context and returns the verdict.
+   */
+  async verify(draft: number[], time: TimeBuckets): Promise<Verdict> {
+    const before = this.cache.length; // == context.length - 1
+    const input = [this.context[this.context.length - 1], ...draft];
+    const r = await this.session.forward(this.cache, input, { commit: true });
+    time.verifier += r.timing.totalMs;
+    const t0 = performance.now();
+    const verdict = this.sampling.temperature > 0
+      ? this.policy.verifyStochastic(r.logits, r.vocab, draft, this.sampling, this.rng!)
+      : this.policy.verifyGreedy(r.logits, r.vocab, draft);
+    time.policy += performance.now() - t0;
+    this.session.truncate(this.cache, before + 1 + verdict.accepted);
+    this.context.push(...draft.slice(0, verdict.accepted), verdict.next);
+    return verdict;
+  }
+
+  release(): void {
+    this.session.release(this.cache);
+  }
+}

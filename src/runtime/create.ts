@@ -1,0 +1,67 @@
+/**
+ * Chooses the inference backend at deploy time (FAILFAST_BACKEND) and opens a model on it.
+ * onnxruntime packages are imported lazily, so a deployment only loads the one it uses.
+ */
+
+import type { Config } from "../config.ts";
+import { InferenceError } from "../errors.ts";
+import type { ModelDir } from "../model/model-dir.ts";
+import { type Ort, OrtModelSession } from "./ort-session.ts";
+import type { ModelSession } from "./types.ts";
+
+export type RuntimeOptions = Pick<Config, "backend" | "device" | "threads" | "graphOptimization">;
+
+let ortWebWasm: Promise<Ort> | undefined;
+let ortWebGpu: Promise<Ort> | undefined;
+
+async function importOrt(backend: RuntimeOptions["backend"]): Promise<Ort> {
+  switch (backend) {
+    case "ort-node":
+      return await import("onnxruntime-node");
+    case "ort-web-wasm":
+      ortWebWasm ??= import("onnxruntime-web") as unknown as Promise<Ort>;
+      return await ortWebWasm;
+    case "ort-web-webgpu":
+      ortWebGpu ??= import("onnxruntime-web/webgpu") as unknown as Promise<Ort>;
+      return await ortWebGpu;
+    case "remote":
+      throw new InferenceError(
+        "the remote backend is not available in this version: use ort-node, ort-web-wasm or ort-web-webgpu",
+      );
+  }
+}
+
+/** Opens `model` on the configured backend; the session is created once and reused. */
+export async function openModel(model: ModelDir, options: RuntimeOptions): Promise<ModelSession> {
+  const ort = await importOrt(options.backend);
+  const sessionOptions: Record<string, unknown> = {
+    graphOptimizationLevel: options.graphOptimization,
+    logSeverityLevel: 3, // errors only: node-placement warnings are noise here
+  };
+  let backend: string = options.backend;
+  let source: string | Uint8Array = model.onnxPath;
+  if (options.backend === "ort-node") {
+    if (options.threads > 0) sessionOptions.intraOpNumThreads = options.threads;
+    sessionOptions.executionProviders = options.device === "cuda" ? ["cuda"] : ["cpu"];
+    backend = `ort-node/${options.device}`;
+  } else {
+    if (options.threads > 0) ort.env.wasm.numThreads = options.threads;
+    sessionOptions.executionProviders = [options.backend === "ort-web-webgpu" ? "webgpu" : "wasm"];
+    source = await Deno.readFile(model.onnxPath);
+  }
+  let session;
+  try {
+    session = await ort.InferenceSession.create(source as string, sessionOptions);
+  } catch (e) {
+    const hint = options.device === "cuda"
+      ? " (is the CUDA execution provider installed? onnxruntime-node needs its CUDA binaries)"
+      : "";
+    throw new InferenceError(
+      `cannot open ${model.onnxPath} on ${backend}: ${(e as Error).message}${hint}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  return new OrtModelSession(ort, session, model.config, backend, model.onnxPath);
+}
