@@ -239,24 +239,42 @@ export class FailFastEngine implements Engine {
     if (strategy === "ar-draft") {
       return this.parts.arDrafter!.dir.config.maxPositions - contextLength + 1;
     }
-    return 0;
+    return Infinity; // a caller's own drafter: only the verifier's window limits it
   }
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {
     const r = this.resolve(request); // throws InvalidRequestError before anything streams
-    return this.run(r, signal);
+    return this.run(r, () => this.makeDrafter(r), signal);
   }
 
-  private async *run(r: Resolved, signal?: AbortSignal): AsyncGenerator<GenerateEvent> {
+  /**
+   * Like generate(), with a drafter of the caller's (a research drafter, or a test's forced
+   * drafts). The request's strategy only names the run in the statistics. `makeDrafter` is
+   * called once per request; the engine releases what it returns.
+   */
+  generateWithDrafter(
+    request: GenerateRequest,
+    makeDrafter: () => Drafter | null,
+    signal?: AbortSignal,
+  ): AsyncIterable<GenerateEvent> {
+    return this.run(this.resolve(request), makeDrafter, signal);
+  }
+
+  private async *run(
+    r: Resolved,
+    makeDrafter: () => Drafter | null,
+    signal?: AbortSignal,
+  ): AsyncGenerator<GenerateEvent> {
     const { policy, verifier: v } = this.parts;
     const rng: RngState | null = r.sampling.temperature > 0 ? policy.seedRng(r.seed) : null;
     const verifier = new VerifierState(v.session, policy, r.prompt, r.sampling, rng);
-    const drafter = this.makeDrafter(r);
+    const drafter = makeDrafter();
     const stats = new StatsCollector(r.strategy, r.prompt.length);
     const tokenizer = v.dir.tokenizer;
     const text = new TextStream((ids) => tokenizer.decode(ids), r.stop);
     const eos = new Set(this.eos);
     let emitted = 0;
+    let staleTail: number[] = []; // rejected draft tokens after the last correction
     let finish: FinishReason = "length";
     try {
       await verifier.prefill(stats.time);
@@ -272,6 +290,12 @@ export class FailFastEngine implements Engine {
         const draft = drafter && maxDraft > 0
           ? await drafter.propose(verifier.context, maxDraft, stats.time)
           : { tokens: [], passes: 0 };
+        if (r.params.draftReuse && staleTail.length > draft.tokens.length) {
+          // Draft reuse (paper appendix E): the last round's rejected draft continued past the
+          // correction; when the new draft agrees with that tail, propose the rest for free.
+          const agrees = draft.tokens.every((t, i) => t === staleTail[i]);
+          if (agrees && draft.tokens.length > 0) draft.tokens = staleTail.slice(0, maxDraft);
+        }
         const t0 = { ...stats.time };
         const verdict = await verifier.verify(draft.tokens, stats.time);
         drafter?.onVerified(L + verdict.accepted);
@@ -284,6 +308,7 @@ export class FailFastEngine implements Engine {
           verifierMs: stats.time.verifier - t0.verifier,
           policyMs: stats.time.policy - t0.policy,
         });
+        staleTail = draft.tokens.slice(verdict.accepted + 1);
         let tokens = [...draft.tokens.slice(0, verdict.accepted), verdict.next];
         let ended = false;
         const eosAt = tokens.findIndex((t) => eos.has(t));

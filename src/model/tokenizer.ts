@@ -70,6 +70,7 @@ export class TextTokenizer {
 
   /** Text of `ids`; special tokens are dropped unless `keepSpecial`. */
   decode(ids: number[], keepSpecial = false): string {
+    if (ids.length === 0) return "";
     return this.tokenizer.decode(ids, {
       skip_special_tokens: !keepSpecial,
       clean_up_tokenization_spaces: false,

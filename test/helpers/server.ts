@@ -16,8 +16,12 @@ export async function readSse(res: Response): Promise<{ raw: string; events: str
   return { raw, events: parseSseData(raw) };
 }
 
+/** A loosely typed JSON object, for assertions on response bodies. */
+// deno-lint-ignore no-explicit-any
+export type Json = Record<string, any>;
+
 /** JSON payloads of an SSE stream (without `[DONE]`). */
-export function jsonEvents(events: string[]): Record<string, unknown>[] {
+export function jsonEvents(events: string[]): Json[] {
   return events.filter((e) => e !== "[DONE]").map((e) => JSON.parse(e));
 }
 

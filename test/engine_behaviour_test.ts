@@ -1,0 +1,213 @@
+// Engine behaviour: forced drafts, cancellation, sampling, statistics and bad requests.
+import assert from "node:assert/strict";
+import { ownQuestions } from "../bench/questions.ts";
+import type { Drafter } from "../src/engine/drafter.ts";
+import type { Strategy } from "../src/config.ts";
+import { InvalidRequestError } from "../src/errors.ts";
+import { chat, collect, testEngine } from "./helpers/engine.ts";
+
+const { engine, parts, sessions } = await testEngine();
+const V = parts.verifier.dir.config.vocabSize;
+const liveCaches = () => sessions.reduce((n, s) => n + s.live, 0);
+
+/** A test-only drafter that proposes a known continuation, corrupted or not. */
+function scriptedDrafter(
+  reference: number[],
+  promptLength: number,
+  k: number,
+  wrong: boolean,
+): Drafter {
+  return {
+    propose(context, maxLen) {
+      const at = context.length - promptLength;
+      const tokens = reference.slice(at, at + Math.min(k, maxLen)).map((
+        t,
+      ) => (wrong ? (t + 1) % V : t));
+      return Promise.resolve({ tokens, passes: 1 });
+    },
+    onVerified() {},
+    release() {},
+  };
+}
+
+Deno.test({
+  name: "engine: drafts forced all-right and all-wrong still give ar's output",
+  sanitizeResources: false,
+  async fn() {
+    for (const q of ownQuestions(4)) {
+      const request = chat(q, { maxTokens: 96, strategy: "ar" });
+      const ar = await collect(engine.generate(request));
+      const promptLength = ar.stats.promptTokens;
+      for (const wrong of [false, true]) {
+        const out = await collect(
+          engine.generateWithDrafter(
+            request,
+            () => scriptedDrafter(ar.tokens, promptLength, 6, wrong),
+          ),
+        );
+        assert.deepEqual(out.tokens, ar.tokens, `wrong=${wrong}`);
+        if (wrong) {
+          assert.equal(out.stats.acceptanceRate, 0);
+          assert.equal(out.stats.meanAcceptedLength, 1);
+        } else {
+          assert.equal(out.stats.acceptanceRate, 1);
+          assert.ok(out.stats.meanAcceptedLength > 6, `${out.stats.meanAcceptedLength}`);
+          assert.ok(out.stats.rounds <= Math.ceil(ar.tokens.length / 7) + 1);
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "engine: aborting stops within a round and frees every cache",
+  sanitizeResources: false,
+  async fn() {
+    for (const strategy of ["failfast", "dllm-fixed", "ar-draft", "ar"] as Strategy[]) {
+      const controller = new AbortController();
+      let deltas = 0;
+      let finish = "";
+      for await (
+        const ev of engine.generate(chat(ownQuestions(1)[0], { strategy }), controller.signal)
+      ) {
+        if (ev.type === "delta") {
+          deltas++;
+          if (deltas === 2) controller.abort();
+        } else finish = ev.finishReason;
+        assert.ok(deltas <= 2, `${strategy}: no delta after the abort`);
+      }
+      assert.equal(finish, "cancelled", strategy);
+      assert.equal(liveCaches(), 0, `${strategy}: caches released`);
+      // a consumer that simply stops reading frees them too
+      for await (const ev of engine.generate(chat(ownQuestions(2)[1], { strategy }))) {
+        if (ev.type === "delta") break;
+      }
+      assert.equal(liveCaches(), 0, `${strategy}: caches released after break`);
+    }
+  },
+});
+
+Deno.test({
+  name: "engine: statistics add up",
+  sanitizeResources: false,
+  async fn() {
+    const out = await collect(engine.generate(chat(ownQuestions(1)[0], { strategy: "failfast" })));
+    const s = out.stats;
+    assert.equal(s.completionTokens, out.tokens.length);
+    assert.equal(s.verifierPasses, s.rounds);
+    const emittedByRounds = s.acceptedLengthCounts.reduce((a, n, len) => a + n * len, 0);
+    // the last round may be cut by EOS or max_tokens
+    assert.ok(emittedByRounds >= s.completionTokens && emittedByRounds <= s.completionTokens + 70);
+    assert.equal(s.acceptedLengthCounts.reduce((a, b) => a + b, 0), s.rounds);
+    assert.ok(s.drafterPasses >= s.rounds);
+    assert.ok(s.timeMs.total >= s.timeMs.drafter + s.timeMs.verifier);
+    let drafted = 0;
+    for (const d of out.deltas) {
+      assert.ok(d.acceptedDraft <= d.drafted);
+      drafted += d.drafted;
+    }
+    assert.ok(drafted > 0);
+  },
+});
+
+Deno.test({
+  name: "engine: sampled first tokens follow the verifier's distribution under every strategy",
+  sanitizeResources: false,
+  async fn() {
+    // Exact target: the verifier's processed distribution after the prompt.
+    const request = chat("Tom has 5 apples and buys 3 more. How many apples does he have?", {
+      maxTokens: 2,
+    });
+    const prompt = parts.verifier.dir.tokenizer.encode(
+      parts.verifier.dir.tokenizer.renderChat(request.messages!),
+    );
+    const session = parts.verifier.session;
+    const cache = session.createCache();
+    const r = await session.forward(cache, prompt, { commit: false, lastRows: 1 });
+    session.release(cache);
+    const sampling = { temperature: 1.5, topP: 0.95 };
+    const p = parts.policy.processedProbs(r.logits, sampling);
+    const support = [...p.keys()].filter((i) => p[i] > 0.02);
+    assert.ok(support.length >= 2, "the prompt should leave a real choice");
+    const N = 400;
+    for (const strategy of ["ar", "failfast", "ar-draft"] as Strategy[]) {
+      const counts = new Map<number, number>();
+      for (let seed = 0; seed < N; seed++) {
+        const out = await collect(
+          engine.generate({ ...request, strategy, temperature: 1.5, topP: 0.95, seed }),
+        );
+        counts.set(out.tokens[0], (counts.get(out.tokens[0]) ?? 0) + 1);
+      }
+      // chi-square over the likely tokens plus one "other" cell
+      let chi = 0;
+      let otherP = 1, otherN = N;
+      for (const t of support) {
+        const n = counts.get(t) ?? 0;
+        chi += (n - N * p[t]) ** 2 / (N * p[t]);
+        otherP -= p[t];
+        otherN -= n;
+      }
+      if (otherP > 1e-3) chi += (otherN - N * otherP) ** 2 / (N * otherP);
+      const df = support.length + (otherP > 1e-3 ? 0 : -1);
+      // p = 0.001 critical values of chi-square by degrees of freedom (Wilson-Hilferty bound)
+      const critical = df * (1 - 2 / (9 * df) + 3.09 * Math.sqrt(2 / (9 * df))) ** 3;
+      assert.ok(
+        chi < critical,
+        `${strategy}: chi-square ${chi.toFixed(1)} >= ${critical.toFixed(1)} (df ${df})`,
+      );
+    }
+    // The bound has power: the drafter's greedy choice alone (a point mass) fails it clearly.
+    const top = support.reduce((a, b) => (p[a] > p[b] ? a : b));
+    const pointMassChi = (N - N * p[top]) ** 2 / (N * p[top]) + N * (1 - p[top]);
+    assert.ok(pointMassChi > 100);
+  },
+});
+
+Deno.test({
+  name: "engine: the same seed gives the same sampled text",
+  sanitizeResources: false,
+  async fn() {
+    const request = chat(ownQuestions(1)[0], {
+      maxTokens: 40,
+      temperature: 0.8,
+      seed: 7,
+      strategy: "failfast" as Strategy,
+    });
+    const a = await collect(engine.generate(request));
+    const b = await collect(engine.generate(request));
+    assert.deepEqual(a.tokens, b.tokens);
+  },
+});
+
+Deno.test({
+  name: "engine: bad requests throw InvalidRequestError naming the parameter",
+  sanitizeResources: false,
+  fn() {
+    const base = chat("hi", { maxTokens: 5 });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ maxTokens: 0 }, "max_tokens"],
+      [{ maxTokens: 1.5 }, "max_tokens"],
+      [{ temperature: -1 }, "temperature"],
+      [{ topP: 0 }, "top_p"],
+      [{ topK: -2 }, "top_k"],
+      [{ seed: -1 }, "seed"],
+      [{ stop: [""] }, "stop"],
+      [{ strategy: "beam" }, "strategy"],
+      [{ params: { tau: 2 } }, "tau"],
+      [{ params: { n0: 20, nMax: 10 } }, "n_max"],
+      [{ params: { k: 0 } }, "k"],
+      [{ messages: [] }, "messages"],
+      [{ messages: undefined, prompt: "" }, "prompt"],
+      [{ prompt: "both" }, "prompt"],
+      [{ messages: undefined, prompt: "word ".repeat(2000) }, "prompt"],
+    ];
+    for (const [extra, param] of cases) {
+      assert.throws(() => engine.generate({ ...base, ...extra } as never), (e: unknown) => {
+        assert.ok(e instanceof InvalidRequestError, `${JSON.stringify(extra)}: ${e}`);
+        assert.equal(e.param, param, JSON.stringify(extra));
+        return true;
+      });
+    }
+    assert.equal(liveCaches(), 0);
+  },
+});

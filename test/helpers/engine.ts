@@ -1,0 +1,103 @@
+/** Building an engine on the bundled models for tests, with sessions that count live caches. */
+
+import { type Config, loadConfig } from "../../src/config.ts";
+import { Logger } from "../../src/log.ts";
+import { type EngineParts, FailFastEngine, type LoadedModel } from "../../src/engine/engine.ts";
+import type { GenerateEvent, GenerateRequest, GenerationStats } from "../../src/engine/types.ts";
+import { loadModelDir } from "../../src/model/model-dir.ts";
+import { loadPolicy } from "../../src/policy/load-deno.ts";
+import { openModel } from "../../src/runtime/create.ts";
+import type { KvCache, ModelSession } from "../../src/runtime/types.ts";
+import { AR_DRAFTER_DIR, DRAFTER_DIR, VERIFIER_DIR } from "./models.ts";
+
+/** Wraps a session and counts caches created and not yet released. */
+export class CountingSession implements ModelSession {
+  live = 0;
+  constructor(private readonly inner: ModelSession) {}
+  get config() {
+    return this.inner.config;
+  }
+  get backend() {
+    return this.inner.backend;
+  }
+  createCache(): KvCache {
+    this.live++;
+    return this.inner.createCache();
+  }
+  forward(...args: Parameters<ModelSession["forward"]>) {
+    return this.inner.forward(...args);
+  }
+  truncate(cache: KvCache, length: number): void {
+    this.inner.truncate(cache, length);
+  }
+  release(cache: KvCache): void {
+    if (!cache.released) this.live--;
+    this.inner.release(cache);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export interface TestEngine {
+  engine: FailFastEngine;
+  parts: EngineParts;
+  sessions: CountingSession[];
+  config: Config;
+}
+
+/** The bundled models on onnxruntime-node, with counting sessions. */
+export async function testEngine(env: Record<string, string> = {}): Promise<TestEngine> {
+  const config = loadConfig({
+    env: (n) =>
+      ({
+        FAILFAST_VERIFIER_DIR: VERIFIER_DIR,
+        FAILFAST_DRAFTER_DIR: DRAFTER_DIR,
+        FAILFAST_AR_DRAFTER_DIR: AR_DRAFTER_DIR,
+        FAILFAST_THREADS: "1",
+        ...env,
+      })[n],
+  });
+  const sessions: CountingSession[] = [];
+  const load = async (dir: string, kind: "ar" | "dllm"): Promise<LoadedModel> => {
+    const model = await loadModelDir(dir, kind);
+    const session = new CountingSession(await openModel(model, config));
+    sessions.push(session);
+    return { dir: model, session };
+  };
+  const parts: EngineParts = {
+    verifier: await load(VERIFIER_DIR, "ar"),
+    drafter: await load(DRAFTER_DIR, "dllm"),
+    arDrafter: await load(AR_DRAFTER_DIR, "ar"),
+    policy: await loadPolicy(),
+  };
+  return { engine: new FailFastEngine(parts, config, new Logger("warn")), parts, sessions, config };
+}
+
+export interface Collected {
+  tokens: number[];
+  text: string;
+  finishReason: string;
+  stats: GenerationStats;
+  deltas: Extract<GenerateEvent, { type: "delta" }>[];
+}
+
+/** Runs a generation to the end and gathers its events. */
+export async function collect(events: AsyncIterable<GenerateEvent>): Promise<Collected> {
+  const out: Partial<Collected> = { tokens: [], text: "", deltas: [] };
+  for await (const ev of events) {
+    if (ev.type === "delta") {
+      out.tokens!.push(...ev.tokens);
+      out.text += ev.text;
+      out.deltas!.push(ev);
+    } else {
+      out.finishReason = ev.finishReason;
+      out.stats = ev.stats;
+    }
+  }
+  return out as Collected;
+}
+
+export function chat(question: string, extra: Partial<GenerateRequest> = {}): GenerateRequest {
+  return { messages: [{ role: "user", content: question }], maxTokens: 256, ...extra };
+}
