@@ -52,6 +52,8 @@ export class StatsCollector {
       promptTokens: this.promptTokens,
       completionTokens,
       rounds,
+      draftedTokens: drafted,
+      acceptedTokens: accepted,
       meanAcceptedLength: rounds ? (accepted + rounds) / rounds : 0,
       acceptanceRate: drafted ? accepted / drafted : 0,
       maxAccepted,

@@ -73,6 +73,9 @@ export interface GenerationStats {
   promptTokens: number;
   completionTokens: number;
   rounds: number;
+  /** Draft tokens proposed and accepted over all rounds. */
+  draftedTokens: number;
+  acceptedTokens: number;
   /** Mean tokens emitted per round (accepted + 1, vLLM's convention). */
   meanAcceptedLength: number;
   /** sum(accepted) / sum(drafted); 0 when nothing was drafted. */

@@ -1,0 +1,29 @@
+/**
+ * `deno task bench`: runs every benchmark in turn, each in its own process (so one's memory and
+ * JIT state do not colour the next): policy core, forward passes per backend, strategies end to
+ * end, and the server's streaming overhead. Arguments after `--` go to the strategy benchmark
+ * (e.g. `deno task bench -- --count 10`); `--only policy,runtime,strategies,server` picks parts.
+ * Results land in bench/results/.
+ */
+
+const parts = ["policy", "runtime", "strategies", "server"];
+const onlyAt = Deno.args.indexOf("--only");
+const only = onlyAt >= 0 ? Deno.args[onlyAt + 1].split(",") : parts;
+const passOn = Deno.args.filter((_, i) => i !== onlyAt && i !== onlyAt + 1);
+
+let failed = 0;
+for (const part of parts.filter((p) => only.includes(p))) {
+  const file = new URL(`./${part}.ts`, import.meta.url);
+  console.error(`\n== bench: ${part} ==`);
+  const args = ["run", "-A", file.pathname, ...(part === "strategies" ? passOn : [])];
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) {
+    console.error(`bench ${part} failed with exit code ${code}`);
+    failed++;
+  }
+}
+Deno.exit(failed ? 1 : 0);

@@ -1,0 +1,99 @@
+/**
+ * Forward-pass latency per backend (medians in one run): verifier decode step, 16- and 64-row
+ * verify passes, a drafter denoising pass over a 32-token block window, an AR-drafter step and
+ * a 256-token prefill, each split into onnxruntime's run and the TypeScript work around it.
+ * Writes bench/results/runtime.{json,md}.
+ *
+ *   deno task bench:runtime [--backends ort-node,ort-web-wasm,ort-web-webgpu] [--reps 30]
+ */
+
+import { loadConfig } from "../src/config.ts";
+import { loadModelDir } from "../src/model/model-dir.ts";
+import { openModel, type RuntimeOptions } from "../src/runtime/create.ts";
+import type { ModelSession } from "../src/runtime/types.ts";
+import { median, writeResults } from "./results.ts";
+
+const arg = (name: string) => {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+};
+const reps = Number(arg("reps") ?? 30);
+const backends = (arg("backends") ?? "ort-node,ort-web-wasm").split(
+  ",",
+) as RuntimeOptions["backend"][];
+const config = loadConfig();
+const verifierDir = await loadModelDir(config.verifierDir, "ar");
+const drafterDir = await loadModelDir(config.drafterDir, "dllm");
+const arDrafterDir = await loadModelDir(config.arDrafterDir, "ar");
+
+/** Deterministic pseudo-text: ids in the vocabulary, away from the special tokens. */
+const ids = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => (seed * 7919 + i * 104729) % 4000);
+
+interface Case {
+  name: string;
+  runMs: number;
+  tsMs: number;
+  totalMs: number;
+}
+
+/** Median timing of `tokens` run after a prefix of `past` positions (cache restored each rep). */
+async function time(
+  s: ModelSession,
+  past: number,
+  tokens: number,
+  commit: boolean,
+): Promise<Omit<Case, "name">> {
+  const cache = s.createCache();
+  if (past > 0) await s.forward(cache, ids(past, 1), { commit: true });
+  const run: number[] = [], total: number[] = [];
+  for (let i = 0; i < reps + 3; i++) {
+    const r = await s.forward(cache, ids(tokens, i + 2), { commit });
+    if (commit) s.truncate(cache, past);
+    if (i < 3) continue; // warm-up
+    run.push(r.timing.runMs);
+    total.push(r.timing.totalMs);
+  }
+  s.release(cache);
+  const runMs = median(run), totalMs = median(total);
+  return { runMs, totalMs, tsMs: totalMs - runMs };
+}
+
+const results: Record<string, Case[]> = {};
+const lines: string[] = [];
+for (const backend of backends) {
+  const options: RuntimeOptions = { ...config, backend };
+  const v = await openModel(verifierDir, options);
+  const d = await openModel(drafterDir, options);
+  const a = await openModel(arDrafterDir, options);
+  const cases: Case[] = [
+    { name: "verifier decode step (past 128)", ...(await time(v, 128, 1, true)) },
+    { name: "verifier verify 16 rows (past 128)", ...(await time(v, 128, 16, true)) },
+    { name: "verifier verify 64 rows (past 128)", ...(await time(v, 128, 64, true)) },
+    { name: "verifier prefill 256", ...(await time(v, 0, 256, true)) },
+    {
+      name: "dLLM drafter denoise, 32-token window (past 128)",
+      ...(await time(d, 128, 32, false)),
+    },
+    { name: "AR drafter step (past 128)", ...(await time(a, 128, 1, true)) },
+  ];
+  await Promise.all([v.close(), d.close(), a.close()]);
+  results[backend] = cases;
+  const step = cases[0].totalMs;
+  lines.push(
+    `**${backend}** (${reps} reps, medians)`,
+    "",
+    "| pass | total (ms) | onnxruntime run (ms) | TypeScript around it (ms) | vs decode step |",
+    "|---|---|---|---|---|",
+    ...cases.map((c) =>
+      `| ${c.name} | ${c.totalMs.toFixed(2)} | ${c.runMs.toFixed(2)} | ${c.tsMs.toFixed(2)} | ${
+        (c.totalMs / step).toFixed(2)
+      } |`
+    ),
+    "",
+  );
+  console.error(`${backend} done`);
+}
+const markdown = lines.join("\n");
+console.log(markdown);
+await writeResults("runtime", { reps, results }, markdown);

@@ -1,0 +1,290 @@
+/**
+ * End-to-end strategy benchmark (FAILFAST.md section 5): every strategy on the same questions,
+ * greedy, interleaved question by question in ONE run after a warm-up, so that every figure is
+ * a ratio measured in the same conditions. Also prices the same rounds with the paper's latency
+ * model (section 6; labelled "modelled"), and with --sweep runs the tau x N_max sensitivity
+ * study. Writes bench/results/strategies.{json,md} (or strategies-sweep.*).
+ *
+ *   deno task bench [--questions FILE] [--count 30] [--max-tokens 256] [--sweep] [--quick]
+ */
+
+import { type Config, loadConfig, type Strategy } from "../src/config.ts";
+import { createEngine } from "../src/engine/engine.ts";
+import type { GenerationStats, StrategyParams } from "../src/engine/types.ts";
+import { Logger } from "../src/log.ts";
+import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "./questions.ts";
+import { writeResults } from "./results.ts";
+
+function flag(name: string): string | undefined {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Deno.args[i + 1] : undefined;
+}
+const has = (name: string) => Deno.args.includes(`--${name}`);
+
+const count = Number(flag("count") ?? 30);
+const maxTokens = Number(flag("max-tokens") ?? 256);
+const sweep = has("sweep");
+const quick = has("quick");
+const questionsPath = flag("questions") ?? ((await exists(GSM8K_TEST)) ? GSM8K_TEST : undefined);
+const questions = questionsPath ? await readQuestions(questionsPath, count) : ownQuestions(count);
+
+interface Variant {
+  name: string;
+  family: Strategy;
+  strategy: Strategy;
+  params?: StrategyParams;
+}
+
+function variants(): Variant[] {
+  if (sweep) {
+    const out: Variant[] = [{ name: "ar", family: "ar", strategy: "ar" }];
+    for (const tau of [0.2, 0.3, 0.45, 0.6, 0.75]) {
+      for (const nMax of [20, 40, 60, 70]) {
+        out.push({
+          name: `failfast tau=${tau} N_max=${nMax}`,
+          family: "failfast",
+          strategy: "failfast",
+          params: { tau, nMax },
+        });
+      }
+    }
+    return out;
+  }
+  const ks = quick ? [4, 8] : [3, 4, 6, 8, 12, 16];
+  const arKs = quick ? [4, 8] : [3, 5, 8, 10];
+  return [
+    { name: "ar", family: "ar", strategy: "ar" },
+    {
+      name: "failfast (tau 0.45, N0 10, N 10, N_max 60)",
+      family: "failfast",
+      strategy: "failfast",
+    },
+    ...ks.map((k): Variant => ({
+      name: `dllm-fixed k=${k} thr=0.9`,
+      family: "dllm-fixed",
+      strategy: "dllm-fixed",
+      params: { k, unmaskThreshold: 0.9 },
+    })),
+    ...(quick ? [] : [0.5, 0.05].map((t): Variant => ({
+      name: `dllm-fixed k=8 thr=${t}`,
+      family: "dllm-fixed",
+      strategy: "dllm-fixed",
+      params: { k: 8, unmaskThreshold: t },
+    }))),
+    ...arKs.map((k): Variant => ({
+      name: `ar-draft k=${k}`,
+      family: "ar-draft",
+      strategy: "ar-draft",
+      params: { k },
+    })),
+    {
+      name: "ar-draft k=10 stop<0.45",
+      family: "ar-draft",
+      strategy: "ar-draft",
+      params: { k: 10, stopBelow: 0.45 },
+    },
+  ];
+}
+
+/** Paper's constants (A6000, vLLM): drafter pass 6.1 ms; verifier step by size. */
+const PAPER_DRAFTER_MS = 6.1;
+const PAPER_VERIFIER_MS: Record<string, number> = { "7B": 13.5, "14B": 24.7, "32B": 52.6 };
+
+interface Totals {
+  tokens: number;
+  ms: number;
+  rounds: number;
+  drafted: number;
+  accepted: number;
+  maxAccepted: number;
+  drafterPasses: number;
+  drafter: number;
+  verifier: number;
+  policy: number;
+  prefill: number;
+  lengths: number[];
+}
+
+function emptyTotals(): Totals {
+  return {
+    tokens: 0,
+    ms: 0,
+    rounds: 0,
+    drafted: 0,
+    accepted: 0,
+    maxAccepted: 0,
+    drafterPasses: 0,
+    drafter: 0,
+    verifier: 0,
+    policy: 0,
+    prefill: 0,
+    lengths: [],
+  };
+}
+
+function add(t: Totals, s: GenerationStats, ms: number): void {
+  t.tokens += s.completionTokens;
+  t.ms += ms;
+  t.rounds += s.rounds;
+  t.drafted += s.draftedTokens;
+  t.accepted += s.acceptedTokens;
+  t.maxAccepted = Math.max(t.maxAccepted, s.maxAccepted);
+  t.drafterPasses += s.drafterPasses;
+  t.drafter += s.timeMs.drafter;
+  t.verifier += s.timeMs.verifier;
+  t.policy += s.timeMs.policy;
+  t.prefill += s.timeMs.prefill;
+  s.acceptedLengthCounts.forEach((n, len) => {
+    while (t.lengths.length <= len) t.lengths.push(0);
+    t.lengths[len] += n;
+  });
+}
+
+const config: Config = loadConfig();
+const log = new Logger("warn");
+const engine = await createEngine(config, log, { onProgress: (m) => console.error(m) });
+const list = variants();
+const totals = new Map(list.map((v) => [v.name, emptyTotals()]));
+const outputs = new Map<string, string>();
+
+async function runOne(
+  v: Variant,
+  q: string,
+): Promise<{ stats: GenerationStats; ms: number; tokens: number[] }> {
+  const t0 = performance.now();
+  let stats: GenerationStats | undefined;
+  const tokens: number[] = [];
+  for await (
+    const ev of engine.generate({
+      messages: [{ role: "user", content: q }],
+      maxTokens,
+      strategy: v.strategy,
+      params: v.params,
+    })
+  ) {
+    if (ev.type === "delta") tokens.push(...ev.tokens);
+    else stats = ev.stats;
+  }
+  return { stats: stats!, ms: performance.now() - t0, tokens };
+}
+
+console.error(
+  `warm-up, then ${questions.length} questions x ${list.length} variants, ${maxTokens} new tokens`,
+);
+for (const v of list) await runOne(v, questions[0]);
+let mismatches = 0;
+for (const [i, q] of questions.entries()) {
+  for (const v of list) {
+    const r = await runOne(v, q);
+    add(totals.get(v.name)!, r.stats, r.ms);
+    const key = JSON.stringify(r.tokens);
+    if (v.strategy === "ar") outputs.set(q, key);
+    else if (outputs.get(q) !== key) mismatches++;
+  }
+  console.error(`question ${i + 1}/${questions.length}`);
+}
+
+const ar = totals.get("ar")!;
+const arTps = ar.tokens / (ar.ms / 1000);
+interface Row {
+  name: string;
+  family: Strategy;
+  tokensPerSecond: number;
+  speedup: number;
+  meanAccepted: number;
+  maxAccepted: number;
+  acceptanceRate: number;
+  drafterPassesPerRound: number;
+  share: { drafter: number; verifier: number; policy: number; other: number };
+  modelled: Record<string, number>;
+  acceptedLengths: number[];
+}
+const rows: Row[] = list.map((v) => {
+  const t = totals.get(v.name)!;
+  const tps = t.tokens / (t.ms / 1000);
+  const modelled: Record<string, number> = {};
+  for (const [size, tpt] of Object.entries(PAPER_VERIFIER_MS)) {
+    modelled[size] = tpt / ((t.drafterPasses * PAPER_DRAFTER_MS + t.rounds * tpt) / t.tokens);
+  }
+  const other = Math.max(0, t.ms - t.drafter - t.verifier - t.policy);
+  return {
+    name: v.name,
+    family: v.family,
+    tokensPerSecond: tps,
+    speedup: tps / arTps,
+    meanAccepted: t.rounds ? (t.accepted + t.rounds) / t.rounds : 0,
+    maxAccepted: t.maxAccepted,
+    acceptanceRate: t.drafted ? t.accepted / t.drafted : 0,
+    drafterPassesPerRound: t.rounds ? t.drafterPasses / t.rounds : 0,
+    share: {
+      drafter: t.drafter / t.ms,
+      verifier: t.verifier / t.ms,
+      policy: t.policy / t.ms,
+      other: other / t.ms,
+    },
+    modelled,
+    acceptedLengths: t.lengths,
+  };
+});
+
+const best = (family: Strategy) =>
+  rows.filter((r) => r.family === family).reduce<Row | null>(
+    (b, r) => (!b || r.speedup > b.speedup ? r : b),
+    null,
+  );
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+const lines = [
+  `Questions: ${
+    questionsPath ?? "project's own set"
+  } (first ${questions.length}), ${maxTokens} new tokens, greedy, ` +
+  `backend ${config.backend}; all variants interleaved in one run. Outputs differing from ar: ${mismatches}.`,
+  "",
+  "| variant | tokens/s | speed-up vs ar (measured) | mean accepted | max accepted | acceptance | drafter passes/round | drafter / verifier / policy / other | modelled 7B / 14B / 32B |",
+  "|---|---|---|---|---|---|---|---|---|",
+  ...rows.map((r) =>
+    `| ${r.name} | ${r.tokensPerSecond.toFixed(1)} | ${r.speedup.toFixed(2)}x | ${
+      r.meanAccepted.toFixed(2)
+    } | ` +
+    `${r.maxAccepted} | ${pct(r.acceptanceRate)} | ${r.drafterPassesPerRound.toFixed(2)} | ` +
+    `${pct(r.share.drafter)} / ${pct(r.share.verifier)} / ${pct(r.share.policy)} / ${
+      pct(r.share.other)
+    } | ` +
+    `${r.modelled["7B"].toFixed(2)}x / ${r.modelled["14B"].toFixed(2)}x / ${
+      r.modelled["32B"].toFixed(2)
+    }x |`
+  ),
+];
+if (!sweep) {
+  const ff = best("failfast")!;
+  const fixed = best("dllm-fixed");
+  const ard = best("ar-draft");
+  lines.push(
+    "",
+    `Best per family (measured): failfast ${ff.speedup.toFixed(2)}x over ar; ` +
+      (fixed
+        ? `${(ff.speedup / fixed.speedup).toFixed(2)}x over the best dllm-fixed (${fixed.name}); `
+        : "") +
+      (ard
+        ? `${(ff.speedup / ard.speedup).toFixed(2)}x over the best ar-draft (${ard.name}).`
+        : ""),
+    "",
+    `Accepted lengths of failfast (tokens emitted per round: rounds): ` +
+      ff.acceptedLengths.map((n, len) => (n ? `${len}: ${n}` : "")).filter(Boolean).join(", "),
+  );
+}
+const markdown = lines.join("\n");
+console.log(markdown);
+await writeResults(sweep ? "strategies-sweep" : "strategies", {
+  questions: questionsPath ?? "own",
+  count: questions.length,
+  maxTokens,
+  backend: config.backend,
+  mismatches,
+  paperConstantsMs: { drafter: PAPER_DRAFTER_MS, verifier: PAPER_VERIFIER_MS },
+  rows,
+}, markdown);
+await engine.close();
+if (mismatches > 0) {
+  console.error(`error: ${mismatches} outputs differ from ar`);
+  Deno.exit(1);
+}
