@@ -41,8 +41,17 @@ class OrtKvCache implements KvCache {
   released = false;
 }
 
-/** float16 (as uint16 bits) to float32. */
-function halfToFloat(bits: Uint16Array): Float32Array {
+/**
+ * onnxruntime stores float16 tensors in Float16Array where the platform has it (Deno, recent
+ * browsers) and in Uint16Array (raw bits) elsewhere.
+ */
+const Half: Uint16ArrayConstructor =
+  (globalThis as unknown as { Float16Array?: Uint16ArrayConstructor }).Float16Array ?? Uint16Array;
+
+/** float16 logits to float32 (from a Float16Array, or from raw bits in a Uint16Array). */
+function halfToFloat(data: Uint16Array): Float32Array {
+  if (!(data instanceof Uint16Array)) return Float32Array.from(data as ArrayLike<number>);
+  const bits = data;
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) {
     const h = bits[i];
@@ -134,6 +143,18 @@ export class OrtModelSession implements ModelSession {
     path: string,
   ) {
     this.layout = readKvLayout(session, config, path);
+    if (
+      this.layout.dtype === "float16" && backend.startsWith("ort-node") &&
+      "Float16Array" in globalThis
+    ) {
+      // onnxruntime-node's native binding reads Float16Array inputs as empty (seen with 1.30 in
+      // Deno), so every pass would fail: refuse up front with the way out.
+      throw new ModelLoadError(
+        path,
+        "float16 KV caches do not work with onnxruntime-node here; use FAILFAST_BACKEND=ort-web-wasm " +
+          "(or ort-web-webgpu), or a float32 export",
+      );
+    }
   }
 
   createCache(): KvCache {
@@ -150,7 +171,7 @@ export class OrtModelSession implements ModelSession {
 
   private emptyKv(): Tensor {
     const { kvHeads, headDim, dtype } = this.layout;
-    const data = dtype === "float16" ? new Uint16Array(0) : new Float32Array(0);
+    const data = dtype === "float16" ? new Half(0) : new Float32Array(0);
     return new this.ort.Tensor(dtype, data, [1, kvHeads, 0, headDim]);
   }
 
