@@ -9,6 +9,7 @@ import { loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
 import { loadPolicy } from "./policy/load-workers.ts";
 import { createApp } from "./server/app.ts";
+import { InferenceError } from "./errors.ts";
 import type { Hono } from "hono";
 
 let app: Promise<Hono> | undefined;
@@ -18,9 +19,14 @@ function start(env: Record<string, unknown>): Promise<Hono> {
     env: (name) => typeof env[name] === "string" ? env[name] as string : undefined,
   });
   const log = new Logger(config.logLevel);
-  return loadPolicy(policyWasm as WebAssembly.Module).then((policy) =>
-    createApp({ config, log, policy })
-  );
+  // The engine of the edge worker (policy core here, forward passes on a remote backend) is not
+  // built yet: the app serves /health (503 with this reason), /v1/models, /metrics and the page.
+  const engine = loadPolicy(policyWasm as WebAssembly.Module).then(() => {
+    throw new InferenceError(
+      "the Workers entry has no engine yet (the remote backend is in progress)",
+    );
+  });
+  return Promise.resolve(createApp({ config, log, engine }));
 }
 
 export default {

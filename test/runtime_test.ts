@@ -6,6 +6,7 @@ import type { ModelSession } from "../src/runtime/types.ts";
 import {
   argmax,
   DRAFTER_DIR,
+  type Fixture,
   maxAbsDiff,
   readFixture,
   row,
@@ -32,7 +33,7 @@ const drafterFixture = await readFixture(DRAFTER_DIR);
 async function checkFixture(
   model: ModelDir,
   session: ModelSession,
-  fx: Record<string, any>,
+  fx: Fixture,
   label: string,
 ) {
   const ids: number[] = fx.input_ids;

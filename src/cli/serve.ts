@@ -1,13 +1,15 @@
 /**
- * `deno task serve`: loads the configuration and the policy core, then serves the app with
- * Deno.serve on HOST:PORT. Exits with code 2 on invalid configuration, 1 on other start-up
- * failures, and shuts down cleanly on SIGINT / SIGTERM.
+ * `deno task serve`: loads the configuration, starts the HTTP server at once (`/health` answers
+ * 503 while the models load), then loads the engine. Exits with code 2 on invalid configuration,
+ * 1 when the engine fails to load or the server fails to start; on SIGINT / SIGTERM it stops
+ * admitting requests, lets in-flight generations finish (10 s grace, then cancels them), closes
+ * the engine and exits 0. A second signal exits at once.
  */
 import { loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { Logger } from "../log.ts";
-import { loadPolicy } from "../policy/load-deno.ts";
-import { createApp } from "../server/app.ts";
+import { serve } from "../server/serve.ts";
+import { type ClosableEngine, loadCreateEngine } from "./engine-factory.ts";
 
 let config;
 try {
@@ -17,22 +19,49 @@ try {
   Deno.exit(e instanceof ConfigError ? 2 : 1);
 }
 const log = new Logger(config.logLevel);
+
+let engine: ClosableEngine | null = null;
+const enginePromise = loadCreateEngine().then((createEngine) =>
+  createEngine(config, log, { onProgress: (msg) => log.info("loading", { msg }) })
+).then((e) => {
+  engine = e;
+  log.info("engine ready", { model: e.modelName, context_length: e.contextLength });
+  return e;
+});
+
+let server;
 try {
-  const policy = await loadPolicy();
-  const app = createApp({ config, log, policy });
-  const server = Deno.serve({
-    hostname: config.host,
-    port: config.port,
-    onListen: ({ hostname, port }) => log.info("listening", { url: `http://${hostname}:${port}` }),
-  }, app.fetch);
-  const stop = () => {
-    log.info("shutting down");
-    server.shutdown();
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  await server.finished;
+  server = serve({ config, log, engine: enginePromise });
 } catch (e) {
   log.error("start-up failed", { err: e });
   Deno.exit(1);
 }
+
+let signals = 0;
+const stop = async (signal: string) => {
+  if (++signals > 1) {
+    log.warn("second signal: exiting now", { signal });
+    Deno.exit(1);
+  }
+  log.info("shutting down", { signal });
+  try {
+    await server.shutdown();
+    await engine?.close();
+  } catch (e) {
+    log.error("shutdown failed", { err: e });
+    Deno.exit(1);
+  }
+  log.info("stopped");
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+
+try {
+  await enginePromise;
+} catch (e) {
+  log.error("exiting: the engine failed to load", { reason: (e as Error).message });
+  await server.shutdown(0).catch(() => {});
+  Deno.exit(1);
+}
+await server.finished;

@@ -212,6 +212,8 @@ export class FakeEngine implements Engine {
         promptTokens: this.countPromptTokens(request),
         completionTokens: emitted,
         rounds,
+        draftedTokens: drafted,
+        acceptedTokens: accepted,
         meanAcceptedLength: rounds ? emitted / rounds : 0,
         acceptanceRate: drafted ? accepted / drafted : 0,
         maxAccepted,

@@ -8,7 +8,21 @@ export const DRAFTER_DIR = `${MODELS_ROOT}/tiny-gsm-drafter`;
 export const AR_DRAFTER_DIR = `${MODELS_ROOT}/tiny-gsm-ar-drafter`;
 
 /** Reads a model's golden fixture (written by models/train/export_model.py from PyTorch). */
-export async function readFixture(dir: string): Promise<Record<string, any>> {
+export interface Fixture {
+  input_ids: number[];
+  prefill: { positions: number[]; logits: number[][]; argmax: number[] };
+  incremental: { prefill_len: number; step_ids: number[]; step_logits: number[][] };
+  greedy: { ids: number[] };
+  block_window: {
+    prefix_ids: number[];
+    window_ids: number[];
+    rows: number[];
+    logits: number[][];
+    argmax: number[];
+  };
+}
+
+export async function readFixture(dir: string): Promise<Fixture> {
   return JSON.parse(await Deno.readTextFile(`${dir}/fixture.json`));
 }
 

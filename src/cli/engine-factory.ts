@@ -1,0 +1,34 @@
+/**
+ * Loads the engine factory `createEngine` from `src/engine/engine.ts` at run time. The module is
+ * imported dynamically so that `--help` and usage errors answer without loading onnxruntime, and a
+ * failure to load it is a clear runtime error (exit 1); the import is still type-checked.
+ */
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { Engine } from "../engine/types.ts";
+
+/** An engine that owns resources (model sessions) until `close()`. */
+export type ClosableEngine = Engine & { close(): Promise<void> };
+
+/** The signature `src/engine/engine.ts` exports as `createEngine`. */
+export type CreateEngine = (
+  config: Config,
+  log: Logger,
+  options?: { onProgress?: (msg: string) => void },
+) => Promise<ClosableEngine>;
+
+/** Imports `createEngine`; throws an Error naming the module when it cannot. */
+export async function loadCreateEngine(): Promise<CreateEngine> {
+  let mod: { createEngine: CreateEngine };
+  try {
+    mod = await import("../engine/engine.ts");
+  } catch (e) {
+    throw new Error(`cannot load the engine (src/engine/engine.ts): ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  if (typeof mod.createEngine !== "function") {
+    throw new Error("src/engine/engine.ts does not export createEngine");
+  }
+  return mod.createEngine;
+}
