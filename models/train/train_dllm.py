@@ -1,0 +1,183 @@
+"""Block-diffusion training of the dLLM drafter (Fast-dLLM v2 recipe, FAILFAST.md section 2),
+starting from the AR drafter's weights (as Fast-dLLM v2 starts from Qwen2.5).
+
+Each training sequence (prompt + the verifier's answer + <|im_end|>) is fed twice, as one
+sequence of length 2L: a noisy copy (some answer tokens replaced by <|mask|>) followed by the
+clean copy, with the same positions. Attention:
+  noisy query in block b -> noisy keys of block b (bidirectional) + clean keys of blocks < b
+  clean query in block b -> clean keys of blocks <= b (block-causal, as the KV cache at inference)
+so one forward trains every block against a clean prefix, exactly the inference situation.
+Token shift: the output at position i-1 predicts token i. Loss on every masked position
+(noisy stream) and, AR-style, on each block's first token from the last position of the clean
+previous block (the "block completion" pass of the runtime).
+
+Noise per block, half and half:
+  i.i.d.: mask each answer token with p = (1 - eps) t + eps, t ~ U(0,1);
+  clean prefix / masked suffix: mask positions >= c inside the block, c a sub-block start
+  (1, 8, 16, 24: the runtime's one-pass-per-sub-block pattern) half of the time, else uniform.
+Usage: train_dllm.py --name drafter --init AR_DRAFTER.final.pt --tok DIR --data distill:FILE ...
+"""
+import argparse
+import os
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+
+from bpe import BPETokenizer
+from data import ENDOFTEXT, MASK
+from dataset import load_examples, make_batches
+from model import NEG, load_model, save_checkpoint
+from train_ar import lr_at
+
+EPS = 1e-3
+
+
+def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen):
+    B = len(idxs)
+    L = max(len(examples[i][0]) for i in idxs)
+    L = (L + bd - 1) // bd * bd
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    valid = torch.zeros((B, L), dtype=torch.bool)
+    ans = torch.zeros((B, L), dtype=torch.bool)
+    for b, i in enumerate(idxs):
+        seq, p = examples[i]
+        ids[b, :len(seq)] = torch.tensor(seq)
+        valid[b, :len(seq)] = True
+        ans[b, p:len(seq)] = True
+    nb = L // bd
+    inblk = torch.arange(L) % bd  # offset inside the block
+    # i.i.d. noise
+    t = torch.rand(B, nb, 1, generator=gen)
+    p = ((1 - EPS) * t + EPS).expand(B, nb, bd).reshape(B, L)
+    iid = torch.rand(B, L, generator=gen) < p
+    # clean-prefix / masked-suffix noise
+    starts = torch.tensor([1] + list(range(sub, bd, sub)))
+    c_sub = starts[torch.randint(0, len(starts), (B, nb), generator=gen)]
+    c_uni = torch.randint(0, bd, (B, nb), generator=gen)
+    c = torch.where(torch.rand(B, nb, generator=gen) < 0.5, c_sub, c_uni)
+    suffix = inblk[None] >= c.repeat_interleave(bd, 1)
+    use_iid = (torch.rand(B, nb, generator=gen) < 0.5).repeat_interleave(bd, 1)
+    m = torch.where(use_iid, iid, suffix) & ans
+    noisy = torch.where(m, torch.full_like(ids, mask_id), ids)
+    x = torch.cat([noisy, ids], 1)
+    pos1 = torch.arange(L)
+    pos = torch.cat([pos1, pos1])[None].expand(B, -1)
+    blk = torch.cat([pos1, pos1]) // bd
+    clean = torch.cat([torch.zeros(L, dtype=torch.bool), torch.ones(L, dtype=torch.bool)])
+    bq, bk = blk[:, None], blk[None, :]
+    cq, ck = clean[:, None], clean[None, :]
+    allowed = ((~cq) & (~ck) & (bk == bq)) | ((~cq) & ck & (bk < bq)) | (cq & ck & (bk <= bq))
+    key_valid = torch.cat([valid, valid], 1)
+    mask = torch.where(allowed[None] & key_valid[:, None, :], 0.0, NEG)[:, None]
+    # labels (token shift): noisy j predicts masked j+1; clean block end j predicts block start j+1
+    labels = torch.full((B, 2 * L), -100, dtype=torch.long)
+    nxt = ids[:, 1:]
+    labels[:, :L - 1] = torch.where(m[:, 1:], nxt, torch.full_like(nxt, -100))
+    blk_start = (inblk[1:] == 0)[None] & ans[:, 1:]
+    labels[:, L:2 * L - 1] = torch.where(blk_start, nxt, torch.full_like(nxt, -100))
+    return x, pos, mask, labels
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--init", required=True, help="AR drafter checkpoint")
+    ap.add_argument("--tok", required=True)
+    ap.add_argument("--data", nargs="+", required=True)
+    ap.add_argument("--ckpt-dir", default="/work/scratch/ckpt")
+    ap.add_argument("--bd-size", type=int, default=32)
+    ap.add_argument("--sub-block", type=int, default=8)
+    ap.add_argument("--epochs", type=float, default=4.0)
+    ap.add_argument("--budget", type=int, default=4096, help="padded tokens per batch (counted once, not 2x)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--seed", type=int, default=4321)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--end-time", default=None, help="UTC HH:MM deadline: shorten the cosine schedule to fit")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    os.makedirs(args.ckpt_dir, exist_ok=True)
+    ck_path = os.path.join(args.ckpt_dir, args.name + ".pt")
+    final_path = os.path.join(args.ckpt_dir, args.name + ".final.pt")
+    tok = BPETokenizer.from_file(os.path.join(args.tok, "tokenizer.json"))
+    pad_id, mask_id = tok.specials[ENDOFTEXT], tok.specials[MASK]
+    examples = load_examples(tok, args.data)
+    lengths = [len(e[0]) for e in examples]
+    batches = make_batches(lengths, args.budget, args.epochs, args.seed)
+    total = len(batches)
+    print(f"{len(examples)} examples, {sum(lengths)} tokens, {total} steps for {args.epochs} epochs", flush=True)
+    model, _ = load_model(args.init)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.95))
+    gen = torch.Generator().manual_seed(args.seed)
+    step, tokens_seen, train_secs = 0, 0, 0.0
+    if os.path.exists(ck_path):
+        m2, ck = load_model(ck_path)
+        model.load_state_dict(m2.state_dict())
+        opt.load_state_dict(ck["opt"])
+        step, tokens_seen, train_secs = ck["step"], ck["tokens_seen"], ck["train_secs"]
+        gen.set_state(ck["gen"])
+        print(f"resumed from {ck_path} at step {step}", flush=True)
+    else:
+        print(f"initialised from {args.init}", flush=True)
+    deadline = None
+    if args.end_time:
+        import datetime as dt
+        now = dt.datetime.utcnow()
+        hh, mm = map(int, args.end_time.split(":"))
+        deadline = time.time() + ((now.replace(hour=hh, minute=mm, second=0) - now).total_seconds() % 86400)
+    step_time = None
+    model.train()
+    last_ck = time.time()
+    t_log, loss_acc, n_acc = time.time(), 0.0, 0
+    end = total if args.max_steps is None else min(total, args.max_steps)
+    while step < end:
+        t0 = time.time()
+        x, pos, mask, labels = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size, args.sub_block, gen)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, args.lr, args.warmup)
+        hidden, _ = model(x, pos, mask, return_hidden=True)
+        sel = labels.reshape(-1) != -100
+        logits = F.linear(hidden.reshape(-1, hidden.shape[-1])[sel], model.embed.weight)
+        loss = F.cross_entropy(logits, labels.reshape(-1)[sel])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        tokens_seen += sum(len(examples[i][0]) for i in batches[step - 1])
+        train_secs += time.time() - t0
+        dt_step = time.time() - t0
+        step_time = dt_step if step_time is None else 0.9 * step_time + 0.1 * dt_step
+        if deadline is not None and step > 10:
+            total = max(step, min(len(batches), step + int(max(0.0, deadline - time.time()) / step_time)))
+            end = total if args.max_steps is None else min(total, args.max_steps)
+        loss_acc += loss.item()
+        n_acc += 1
+        if step % 10 == 0 or step == end:
+            print(f"step {step}/{total} loss {loss_acc / n_acc:.4f} lr {opt.param_groups[0]['lr']:.2e} "
+                  f"{(time.time() - t_log) / n_acc:.2f} s/step elapsed {train_secs / 60:.1f} min", flush=True)
+            t_log, loss_acc, n_acc = time.time(), 0.0, 0
+        if time.time() - last_ck > args.ckpt_minutes * 60 or step == end:
+            save_checkpoint(ck_path, model, {"opt": opt.state_dict(), "step": step, "tokens_seen": tokens_seen,
+                                             "train_secs": train_secs, "gen": gen.get_state(), "total_steps": total,
+                                             "bd_size": args.bd_size})
+            print(f"checkpoint step {step}", flush=True)
+            last_ck = time.time()
+    if step >= total:
+        save_checkpoint(final_path, model, {"step": step, "tokens_seen": tokens_seen, "train_secs": train_secs,
+                                            "total_steps": total, "bd_size": args.bd_size, "args": vars(args)})
+        print(f"done: {step} steps, {tokens_seen} tokens, {train_secs / 60:.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
