@@ -51,7 +51,8 @@ Deno.test({
           assert.equal(out.stats.meanAcceptedLength, 1);
         } else {
           assert.equal(out.stats.acceptanceRate, 1);
-          assert.ok(out.stats.meanAcceptedLength > 6, `${out.stats.meanAcceptedLength}`);
+          // every round but the last (cut by EOS or max_tokens) emits k + 1 = 7 tokens
+          assert.ok(out.stats.meanAcceptedLength > 5, `${out.stats.meanAcceptedLength}`);
           assert.ok(out.stats.rounds <= Math.ceil(ar.tokens.length / 7) + 1);
         }
       }
