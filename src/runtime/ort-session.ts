@@ -71,8 +71,8 @@ function halfToFloat(data: Uint16Array): Float32Array {
 export function readKvLayout(session: Session, config: ModelConfig, path: string): KvLayout {
   const inputs = session.inputNames;
   const outputs = session.outputNames;
-  for (const name of ["input_ids"]) {
-    if (!inputs.includes(name)) throw new ModelLoadError(path, `the graph has no "${name}" input`);
+  if (!inputs.includes("input_ids")) {
+    throw new ModelLoadError(path, `the graph has no "input_ids" input`);
   }
   if (!outputs.includes("logits")) {
     throw new ModelLoadError(path, `the graph has no "logits" output`);
@@ -86,8 +86,9 @@ export function readKvLayout(session: Session, config: ModelConfig, path: string
     );
   }
   for (let i = 0; i < layers; i++) {
-    for (const n of [`past_key_values.${i}.value`]) {
-      if (!inputs.includes(n)) throw new ModelLoadError(path, `the graph has no "${n}" input`);
+    const value = `past_key_values.${i}.value`;
+    if (!inputs.includes(value)) {
+      throw new ModelLoadError(path, `the graph has no "${value}" input`);
     }
     for (const n of [`present.${i}.key`, `present.${i}.value`]) {
       if (!outputs.includes(n)) throw new ModelLoadError(path, `the graph has no "${n}" output`);
