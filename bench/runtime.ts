@@ -1,7 +1,8 @@
 /**
  * Forward-pass latency per backend (medians in one run): verifier decode step, 16- and 64-row
- * verify passes, a drafter denoising pass over a 32-token block window, an AR-drafter step and
- * a 256-token prefill, each split into onnxruntime's run and the TypeScript work around it.
+ * verify passes, a drafter denoising pass over a 32-token block window (all rows, and the 8
+ * rows of one sub-block as the engine asks), an AR-drafter step and a 256-token prefill (all
+ * rows, and the last row as the engine asks), each split into onnxruntime's run and the TypeScript work around it.
  * Writes bench/results/runtime.{json,md}.
  *
  *   deno task bench:runtime [--backends ort-node,ort-web-wasm,ort-web-webgpu] [--reps 30]
@@ -43,12 +44,13 @@ async function time(
   past: number,
   tokens: number,
   commit: boolean,
+  lastRows?: number,
 ): Promise<Omit<Case, "name">> {
   const cache = s.createCache();
   if (past > 0) await s.forward(cache, ids(past, 1), { commit: true });
   const run: number[] = [], total: number[] = [];
   for (let i = 0; i < reps + 3; i++) {
-    const r = await s.forward(cache, ids(tokens, i + 2), { commit });
+    const r = await s.forward(cache, ids(tokens, i + 2), { commit, lastRows });
     if (commit) s.truncate(cache, past);
     if (i < 3) continue; // warm-up
     run.push(r.timing.runMs);
@@ -71,9 +73,14 @@ for (const backend of backends) {
     { name: "verifier verify 16 rows (past 128)", ...(await time(v, 128, 16, true)) },
     { name: "verifier verify 64 rows (past 128)", ...(await time(v, 128, 64, true)) },
     { name: "verifier prefill 256", ...(await time(v, 0, 256, true)) },
+    { name: "verifier prefill 256, last row only", ...(await time(v, 0, 256, true, 1)) },
     {
       name: "dLLM drafter denoise, 32-token window (past 128)",
       ...(await time(d, 128, 32, false)),
+    },
+    {
+      name: "dLLM drafter denoise, 32-token window, 8 rows kept (past 128)",
+      ...(await time(d, 128, 32, false, 8)),
     },
     { name: "AR drafter step (past 128)", ...(await time(a, 128, 1, true)) },
   ];

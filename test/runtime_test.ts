@@ -100,6 +100,26 @@ for (const backend of BACKENDS) {
             `${backend}: window argmax ${i}`,
           );
         }
+        // the engine's denoising pass: the window's tokens out of order (positions with them),
+        // only the last rows asked for; equal to the same rows of the in-order pass
+        const inBlock = bw.window_ids.slice(0, bw.bd_size);
+        const inOrder = await dr.forward(cache, inBlock, { commit: false });
+        const order = inBlock.map((_: number, i: number) => inBlock.length - 1 - i);
+        const permuted = await dr.forward(cache, order.map((i: number) => inBlock[i]), {
+          commit: false,
+          lastRows: 8,
+          positions: order.map((i: number) => cache.length + i),
+        });
+        assert.equal(permuted.rows, 8);
+        assert.equal(permuted.logits.length, 8 * permuted.vocab);
+        for (let j = 0; j < 8; j++) {
+          const i = order[order.length - 8 + j];
+          const d = maxAbsDiff(
+            row(permuted.logits, j, permuted.vocab),
+            [...row(inOrder.logits, i, inOrder.vocab)],
+          );
+          assert.ok(d <= 1e-4, `${backend}: permuted window row ${i} differs by ${d}`);
+        }
         dr.release(cache);
       } finally {
         await v.close();
@@ -149,6 +169,36 @@ Deno.test({
     assert.ok(cache.released);
     await assert.rejects(() => s.forward(cache, [1], { commit: true }), /released/);
     s.release(fresh);
+    await s.close();
+  },
+});
+
+Deno.test({
+  name: "runtime ort-node: bad lastRows and positions are refused with clear errors",
+  sanitizeResources: false,
+  async fn() {
+    const s = await openModel(drafterDir, options("ort-node"));
+    const cache = s.createCache();
+    await s.forward(cache, drafterFixture.input_ids.slice(0, 32), { commit: true });
+    const t = [5, 6, 7];
+    await assert.rejects(
+      () => s.forward(cache, t, { commit: false, lastRows: 0 }),
+      /lastRows must be a positive integer/,
+    );
+    await assert.rejects(
+      () => s.forward(cache, t, { commit: false, positions: [32, 33, 33] }),
+      /permutation of 32\.\.34/,
+    );
+    await assert.rejects(
+      () => s.forward(cache, t, { commit: false, positions: [32, 33] }),
+      /2 entries for 3 tokens/,
+    );
+    await assert.rejects(
+      () => s.forward(cache, t, { commit: true, positions: [34, 33, 32] }),
+      /only allowed in a pass that does not commit/,
+    );
+    assert.equal(cache.length, 32, "refused passes leave the cache as it was");
+    s.release(cache);
     await s.close();
   },
 });

@@ -10,6 +10,10 @@ At these sizes onnxruntime's latency is per-operator overhead, so the graph is k
 The mask: query positions come from position_ids, key positions are 0..past+seq-1 (the
 length of attention_mask); causal (k <= q) or block-causal (k//bd <= q//bd), and'ed with
 attention_mask as key padding.
+num_logits_to_keep (int64 scalar, 0 = all rows, as HF transformers' logits_to_keep): only the
+last n rows go through the final norm and the vocabulary projection. A prefill needs one row,
+a drafter's denoising pass one sub-block; the projection is a large share of a shallow
+model's arithmetic (32 x 4096 x 256 multiply-adds for a 32-token window).
 """
 import math
 
@@ -51,7 +55,7 @@ class ExportDecoder(nn.Module):
     def _rms(self, x, w):
         return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.c.rms_norm_eps) * w
 
-    def forward(self, input_ids, attention_mask, position_ids, *past):
+    def forward(self, input_ids, attention_mask, position_ids, num_logits_to_keep, *past):
         c = self.c
         H, KV, hd, I = c.num_attention_heads, c.num_key_value_heads, c.head_dim, c.intermediate_size
         G = H // KV
@@ -89,6 +93,10 @@ class ExportDecoder(nn.Module):
             h = self._rms(x, self.n2[i])
             g, u = torch.matmul(h, self.w_gu[i]).split([I, I], -1)
             x = x + torch.matmul(F.silu(g) * u, self.w_down[i])
+        # shapes as tensors (not Python ints) so that the traced graph keeps them dynamic
+        seq = torch._shape_as_tensor(input_ids)[1]
+        keep = torch.where(num_logits_to_keep > 0, torch.minimum(num_logits_to_keep, seq), seq)
+        x = torch.index_select(x, 1, torch.arange(seq - keep, seq))
         x = self._rms(x, self.norm)
         logits = torch.matmul(x, self.embed.t())
         return (logits, *presents)

@@ -77,12 +77,13 @@ def export(m, bd, path):
     past = [torch.randn(B, KV, P, hd) for _ in range(2 * L)]
     am = torch.ones(B, P + T, dtype=torch.long)
     pos = torch.arange(P, P + T)[None]
-    names_in = ["input_ids", "attention_mask", "position_ids"]
+    keep = torch.tensor(0, dtype=torch.long)
+    names_in = ["input_ids", "attention_mask", "position_ids", "num_logits_to_keep"]
     names_out = ["logits"]
     dyn = {"input_ids": {0: "batch_size", 1: "sequence_length"},
            "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
            "position_ids": {0: "batch_size", 1: "sequence_length"},
-           "logits": {0: "batch_size", 1: "sequence_length"}}
+           "logits": {0: "batch_size", 1: "logits_length"}}
     for i in range(L):
         for kv in ("key", "value"):
             names_in.append(f"past_key_values.{i}.{kv}")
@@ -92,7 +93,7 @@ def export(m, bd, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with torch.no_grad():
         # constant folding off: it would store the transposed tied embedding a second time
-        torch.onnx.export(em, (ids, am, pos, *past), path, input_names=names_in, output_names=names_out,
+        torch.onnx.export(em, (ids, am, pos, keep, *past), path, input_names=names_in, output_names=names_out,
                           dynamic_axes=dyn, opset_version=17, do_constant_folding=False)
     onnx.checker.check_model(onnx.load(path))
     return em
@@ -107,9 +108,13 @@ def check_export_model(m, em, bd):
     ref, _ = run_torch(m, ids, pos, bd=bd)
     empty = [torch.zeros(1, c.num_key_value_heads, 0, c.head_dim) for _ in range(2 * c.num_hidden_layers)]
     S = 32  # split at a block boundary: a block-causal prefill of a partial block is a different input
-    out = em(ids[:, :S], torch.ones(1, S, dtype=torch.long), pos[:, :S], *empty)
-    out2 = em(ids[:, S:], torch.ones(1, 40, dtype=torch.long), pos[:, S:], *out[1:])
-    d = max((out[0] - ref[:, :S]).abs().max().item(), (out2[0] - ref[:, S:]).abs().max().item())
+    all_rows = torch.tensor(0)
+    out = em(ids[:, :S], torch.ones(1, S, dtype=torch.long), pos[:, :S], all_rows, *empty)
+    out2 = em(ids[:, S:], torch.ones(1, 40, dtype=torch.long), pos[:, S:], all_rows, *out[1:])
+    last3 = em(ids[:, S:], torch.ones(1, 40, dtype=torch.long), pos[:, S:], torch.tensor(3), *out[1:])
+    assert last3[0].shape[1] == 3
+    d = max((out[0] - ref[:, :S]).abs().max().item(), (out2[0] - ref[:, S:]).abs().max().item(),
+            (last3[0] - ref[:, -3:]).abs().max().item())
     assert d < 1e-4, f"export module differs from training module: {d}"
     return d
 

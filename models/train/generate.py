@@ -1,12 +1,14 @@
 """Batched greedy decoding with a KV cache (PyTorch), used by the evals and the distillation.
 
 Prompts are left-padded; each row keeps its own positions (first real token = position 0),
-padding keys are masked out. Rows that emit EOS are dropped from the batch (their KV cache
-rows are removed), so the batch only ever computes live rows.
+padding keys are masked out. The KV cache is preallocated (StaticCache) and written in place.
+Rows that emit EOS stop producing output; they are dropped from the batch (one copy of the
+cache) once a quarter of the rows have finished, so the batch mostly computes live rows
+without copying the cache at every finish.
 """
 import torch
 
-from model import causal_mask
+from model import StaticCache, causal_mask
 
 
 @torch.no_grad()
@@ -21,30 +23,31 @@ def greedy_batch(model, prompts, max_new, eos_id, pad_id):
         kpos[b, P - len(p):] = torch.arange(len(p))
     valid = kpos >= 0
     qpos = kpos.clamp(min=0)
-    logits, past = model(ids, qpos, causal_mask(qpos, kpos, valid))
+    cache = StaticCache(model.c, B, P + max_new)
+    logits, _ = model(ids, qpos, causal_mask(qpos, kpos, valid), cache=cache)
     nxt = logits[:, -1].argmax(-1)
     cur = torch.tensor([len(p) for p in prompts])
-    rows = torch.arange(B)  # original row index of each live row
+    rows = torch.arange(B)  # original row index of each batch row
+    live = torch.ones(B, dtype=torch.bool)  # rows still generating
     out = [[] for _ in range(B)]
     done = [False] * B
     for step in range(max_new):
-        fin = nxt == eos_id
-        for r, t, f in zip(rows.tolist(), nxt.tolist(), fin.tolist()):
+        fin = live & (nxt == eos_id)
+        for r, t, f, a in zip(rows.tolist(), nxt.tolist(), fin.tolist(), live.tolist()):
             if f:
                 done[r] = True
-            else:
+            elif a:
                 out[r].append(t)
-        if step == max_new - 1:
+        live = live & ~fin
+        if step == max_new - 1 or not live.any():
             break
-        if fin.any():
-            keep = (~fin).nonzero().flatten()
-            if keep.numel() == 0:
-                break
-            rows, nxt, cur, kpos, valid = rows[keep], nxt[keep], cur[keep], kpos[keep], valid[keep]
-            past = [(k[keep], v[keep]) for k, v in past]
+        if (~live).sum() * 4 >= live.numel():
+            keep = live.nonzero().flatten()
+            rows, nxt, cur, kpos, valid, live = rows[keep], nxt[keep], cur[keep], kpos[keep], valid[keep], live[keep]
+            cache.keep_rows(keep)
         kpos = torch.cat([kpos, cur[:, None]], 1)
         valid = torch.cat([valid, torch.ones_like(cur[:, None], dtype=torch.bool)], 1)
-        logits, past = model(nxt[:, None], cur[:, None], causal_mask(cur[:, None], kpos, valid), past)
+        logits, _ = model(nxt[:, None], cur[:, None], causal_mask(cur[:, None], kpos, valid), cache=cache)
         nxt = logits[:, -1].argmax(-1)
         cur = cur + 1
     return [(o, d) for o, d in zip(out, done)]

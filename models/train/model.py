@@ -78,8 +78,9 @@ class Block(nn.Module):
         self.up = nn.Linear(d, c.intermediate_size, bias=False)
         self.down = nn.Linear(c.intermediate_size, d, bias=False)
 
-    def forward(self, x, cos, sin, mask, past=None):
-        """x [B,T,d]; cos/sin [B,T,hd]; mask additive [B,1,T,K] (K = past+T); past (k,v) [B,KV,P,hd]."""
+    def forward(self, x, cos, sin, mask, past=None, slot=None):
+        """x [B,T,d]; cos/sin [B,T,hd]; mask additive [B,1,T,K] (K = past+T); past (k,v) [B,KV,P,hd].
+        slot (k_buf, v_buf, length): a preallocated cache written in place instead of `past`."""
         c = self.c
         B, T, _ = x.shape
         H, KV, hd = c.num_attention_heads, c.num_key_value_heads, c.head_dim
@@ -91,7 +92,12 @@ class Block(nn.Module):
         cs, sn = cos[:, None], sin[:, None]
         q = q * cs + rotate_half(q) * sn
         k = k * cs + rotate_half(k) * sn
-        if past is not None:
+        if slot is not None:
+            kb, vb, t = slot
+            kb[:, :, t:t + T] = k
+            vb[:, :, t:t + T] = v
+            k, v = kb[:, :, :t + T], vb[:, :, :t + T]
+        elif past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
         # group query heads that share a KV head along the row axis
@@ -127,18 +133,38 @@ class Decoder(nn.Module):
     def num_params(self):
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, input_ids, position_ids, mask, past=None, return_hidden=False):
-        """mask: additive [B,1,T,K]. Returns logits [B,T,V] (tied head) and the new (k,v) per layer."""
+    def forward(self, input_ids, position_ids, mask, past=None, return_hidden=False, cache=None):
+        """mask: additive [B,1,T,K]. Returns logits [B,T,V] (tied head) and the new (k,v) per layer.
+        cache: a StaticCache filled in place (generation), instead of concatenating `past`."""
         x = self.embed(input_ids)
         cos, sin = rope_cos_sin(position_ids, self.c.head_dim, self.c.rope_theta)
         presents = []
         for i, l in enumerate(self.layers):
-            x, kv = l(x, cos, sin, mask, None if past is None else past[i])
+            slot = None if cache is None else (cache.k[i], cache.v[i], cache.length)
+            x, kv = l(x, cos, sin, mask, None if past is None else past[i], slot)
             presents.append(kv)
+        if cache is not None:
+            cache.length += input_ids.shape[1]
         x = self.norm(x)
         if return_hidden:
             return x, presents
         return F.linear(x, self.embed.weight), presents
+
+
+class StaticCache:
+    """Preallocated K/V buffers [B, KV, capacity, hd] per layer for batched generation:
+    concatenating the cache every step copies all of it (the distillation's bottleneck)."""
+
+    def __init__(self, c: ModelConfig, batch, capacity):
+        shape = (batch, c.num_key_value_heads, capacity, c.head_dim)
+        self.k = [torch.empty(shape) for _ in range(c.num_hidden_layers)]
+        self.v = [torch.empty(shape) for _ in range(c.num_hidden_layers)]
+        self.length = 0
+
+    def keep_rows(self, rows):
+        """Drop finished rows (one copy of the filled part)."""
+        self.k = [b[rows] for b in self.k]
+        self.v = [b[rows] for b in self.v]
 
 
 def causal_mask(q_pos, k_pos, key_valid=None, bd_size=None):

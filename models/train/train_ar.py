@@ -69,6 +69,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--init-embed", default=None, help="checkpoint to copy the embedding (+final norm) from")
+    ap.add_argument("--init", default=None,
+                    help="checkpoint to continue from (all weights; fresh optimiser and schedule), "
+                         "e.g. one rebuilt from a committed model by from_onnx.py")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
@@ -112,6 +115,10 @@ def main():
         step, tokens_seen, train_secs = ck["step"], ck["tokens_seen"], ck["train_secs"]
         torch.set_rng_state(ck["rng"])
         print(f"resumed from {ck_path} at step {step}", flush=True)
+    elif args.init:
+        src, _ = load_model(args.init)
+        model.load_state_dict(src.state_dict())
+        print(f"weights initialised from {args.init}", flush=True)
     elif args.init_embed:
         src, _ = load_model(args.init_embed)
         model.embed.weight.data.copy_(src.embed.weight.data)

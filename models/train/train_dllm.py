@@ -11,10 +11,11 @@ Token shift: the output at position i-1 predicts token i. Loss on every masked p
 (noisy stream) and, AR-style, on each block's first token from the last position of the clean
 previous block (the "block completion" pass of the runtime).
 
-Noise per block, half and half:
+Noise per block, one of three kinds (shares set by --p-iid and --p-subblock):
   i.i.d.: mask each answer token with p = (1 - eps) t + eps, t ~ U(0,1);
-  clean prefix / masked suffix: mask positions >= c inside the block, c a sub-block start
-  (1, 8, 16, 24: the runtime's one-pass-per-sub-block pattern) half of the time, else uniform.
+  sub-block suffix: mask positions >= c inside the block, c a sub-block start (1, 8, 16, 24):
+    exactly what a FailFast denoising pass sees (low unmask threshold: one pass per sub-block);
+  uniform suffix: the same with c uniform in the block.
 Usage: train_dllm.py --name drafter --init AR_DRAFTER.final.pt --tok DIR --data distill:FILE ...
 """
 import argparse
@@ -34,7 +35,7 @@ from train_ar import lr_at
 EPS = 1e-3
 
 
-def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen):
+def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25):
     B = len(idxs)
     L = max(len(examples[i][0]) for i in idxs)
     L = (L + bd - 1) // bd * bd
@@ -56,9 +57,10 @@ def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen):
     starts = torch.tensor([1] + list(range(sub, bd, sub)))
     c_sub = starts[torch.randint(0, len(starts), (B, nb), generator=gen)]
     c_uni = torch.randint(0, bd, (B, nb), generator=gen)
-    c = torch.where(torch.rand(B, nb, generator=gen) < 0.5, c_sub, c_uni)
+    kind = torch.rand(B, nb, generator=gen)  # [0, p_iid): i.i.d.; then sub-block; then uniform
+    c = torch.where(kind < p_iid + p_sub, c_sub, c_uni)
     suffix = inblk[None] >= c.repeat_interleave(bd, 1)
-    use_iid = (torch.rand(B, nb, generator=gen) < 0.5).repeat_interleave(bd, 1)
+    use_iid = (kind < p_iid).repeat_interleave(bd, 1)
     m = torch.where(use_iid, iid, suffix) & ans
     noisy = torch.where(m, torch.full_like(ids, mask_id), ids)
     x = torch.cat([noisy, ids], 1)
@@ -98,6 +100,9 @@ def main():
     ap.add_argument("--seed", type=int, default=4321)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--p-iid", type=float, default=0.5, help="share of blocks with i.i.d. masks")
+    ap.add_argument("--p-subblock", type=float, default=0.25,
+                    help="share of blocks masked from a sub-block start to the block end")
     ap.add_argument("--end-time", default=None, help="UTC HH:MM deadline: shorten the cosine schedule to fit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -142,7 +147,8 @@ def main():
     end = total if args.max_steps is None else min(total, args.max_steps)
     while step < end:
         t0 = time.time()
-        x, pos, mask, labels = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size, args.sub_block, gen)
+        x, pos, mask, labels = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size, args.sub_block, gen,
+                                          args.p_iid, args.p_subblock)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, args.lr, args.warmup)
         hidden, _ = model(x, pos, mask, return_hidden=True)

@@ -15,10 +15,15 @@
  *
  * The cache keeps complete blocks only; after verification it is cut back to the last complete
  * block inside the verified prefix.
+ *
+ * Only the logits rows a pass uses are asked for: the last row of a block-completion pass, the
+ * sub-block's rows of a denoising pass. The window lies inside one block that starts at the
+ * cache's end, where block-causal attention does not depend on the order of the tokens, so the
+ * needed rows are moved last and the runtime skips the others' vocabulary projection.
  */
 
 import type { PolicyCore } from "../policy/core.ts";
-import type { KvCache, ModelSession } from "../runtime/types.ts";
+import type { ForwardOptions, KvCache, ModelSession } from "../runtime/types.ts";
 import type { Draft, Drafter } from "./drafter.ts";
 import type { TimeBuckets } from "./stats.ts";
 
@@ -66,10 +71,30 @@ export class DllmDrafter implements Drafter {
   }
 
   /** Runs a forward pass, timing it as drafter time. */
-  private async forward(tokens: ArrayLike<number>, commit: boolean, time: TimeBuckets) {
-    const r = await this.session.forward(this.cache, tokens, { commit });
+  private async forward(
+    tokens: ArrayLike<number>,
+    options: ForwardOptions,
+    time: TimeBuckets,
+  ) {
+    const r = await this.session.forward(this.cache, tokens, options);
     time.drafter += r.timing.totalMs;
     return r;
+  }
+
+  /**
+   * A denoising pass over the block window that returns only the rows [from, to) of the
+   * window (in order): those rows go last, the rest first, each token with its own position.
+   */
+  private async denoise(block: Int32Array, from: number, to: number, time: TimeBuckets) {
+    const order: number[] = [];
+    for (let i = 0; i < block.length; i++) if (i < from || i >= to) order.push(i);
+    for (let i = from; i < to; i++) order.push(i);
+    const start = this.cache.length;
+    return await this.forward(order.map((i) => block[i]), {
+      commit: false,
+      lastRows: to - from,
+      positions: order.map((i) => start + i),
+    }, time);
   }
 
   /** argmax (never the mask) and confidence of one row, timed as policy time. */
@@ -90,7 +115,7 @@ export class DllmDrafter implements Drafter {
     end: number,
     time: TimeBuckets,
   ): Promise<void> {
-    const r = await this.forward(tokens, true, time);
+    const r = await this.forward(tokens, { commit: true, lastRows: 1 }, time);
     const last = r.logits.subarray((r.rows - 1) * r.vocab, r.rows * r.vocab);
     this.boundary = { at: end, ...this.predict(last, r.vocab, time) };
   }
@@ -187,13 +212,10 @@ export class DllmDrafter implements Drafter {
         const masked: boolean[] = [];
         for (let p = first; p < sbEnd; p++) masked.push(block[p - blockStart] === maskId);
         if (!masked.some(Boolean)) break;
-        const r = await this.forward(block, false, time);
-        passes++;
         // Row of position p is p - 1 - blockStart (token shift).
-        const rows = r.logits.subarray(
-          (first - 1 - blockStart) * r.vocab,
-          (sbEnd - 1 - blockStart) * r.vocab,
-        );
+        const r = await this.denoise(block, first - 1 - blockStart, sbEnd - 1 - blockStart, time);
+        passes++;
+        const rows = r.logits;
         const t0 = performance.now();
         const u = this.policy.unmask(rows, r.vocab, masked, maskId, plan.threshold);
         time.policy += performance.now() - t0;

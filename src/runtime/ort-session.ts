@@ -28,6 +28,8 @@ export interface KvLayout {
   dtype: KvType;
   hasPositionIds: boolean;
   hasAttentionMask: boolean;
+  /** The graph takes `num_logits_to_keep` (int64 scalar, 0 = all rows). */
+  hasLogitsToKeep: boolean;
   logitsDtype: KvType;
 }
 
@@ -129,8 +131,32 @@ export function readKvLayout(session: Session, config: ModelConfig, path: string
     dtype: dtypeOf(past?.type, "KV cache"),
     hasPositionIds: inputs.includes("position_ids"),
     hasAttentionMask: inputs.includes("attention_mask"),
+    hasLogitsToKeep: inputs.includes("num_logits_to_keep"),
     logitsDtype: dtypeOf(logits?.type, "logits"),
   };
+}
+
+/** `positions` must be a permutation of start .. start + n - 1, in a pass that does not commit. */
+function checkPermutation(options: ForwardOptions, start: number, n: number): void {
+  const p = options.positions!;
+  if (options.commit) {
+    throw new InferenceError(
+      "positions out of order are only allowed in a pass that does not commit",
+    );
+  }
+  if (p.length !== n) {
+    throw new InferenceError(`positions has ${p.length} entries for ${n} tokens`);
+  }
+  const seen = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = p[i] - start;
+    if (!Number.isInteger(k) || k < 0 || k >= n || seen[k]) {
+      throw new InferenceError(
+        `positions must be a permutation of ${start}..${start + n - 1}; got ${p[i]} at index ${i}`,
+      );
+    }
+    seen[k] = 1;
+  }
 }
 
 export class OrtModelSession implements ModelSession {
@@ -211,6 +237,11 @@ export class OrtModelSession implements ModelSession {
         `context overflow: ${c.length} cached + ${n} new positions exceed the model's ${this.config.maxPositions}`,
       );
     }
+    const rows = Math.min(options.lastRows ?? n, n);
+    if (!Number.isInteger(rows) || rows < 1) {
+      throw new InferenceError(`lastRows must be a positive integer, got ${options.lastRows}`);
+    }
+    if (options.positions) checkPermutation(options, c.length, n);
     this.materialize(c);
     const { Tensor } = this.ort;
     const ids = new BigInt64Array(n);
@@ -224,8 +255,14 @@ export class OrtModelSession implements ModelSession {
     }
     if (this.layout.hasPositionIds) {
       const pos = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) pos[i] = BigInt(c.length + i);
+      const given = options.positions;
+      for (let i = 0; i < n; i++) pos[i] = BigInt(given ? given[i] : c.length + i);
       feeds.position_ids = new Tensor("int64", pos, [1, n]);
+    } else if (options.positions) {
+      throw new InferenceError("the graph has no position_ids input: tokens must run in order");
+    }
+    if (this.layout.hasLogitsToKeep) {
+      feeds.num_logits_to_keep = new Tensor("int64", BigInt64Array.of(BigInt(rows)), []);
     }
     for (let i = 0; i < this.layout.layers; i++) {
       feeds[`past_key_values.${i}.key`] = c.keys[i] ?? this.emptyKv();
@@ -243,11 +280,11 @@ export class OrtModelSession implements ModelSession {
     const t2 = performance.now();
     const logitsTensor = out.logits as Tensor;
     const vocab = Number(logitsTensor.dims[logitsTensor.dims.length - 1]);
-    const rows = Math.min(options.lastRows ?? n, n);
+    const returned = Number(logitsTensor.dims[logitsTensor.dims.length - 2]);
     const raw = logitsTensor.data;
     const logits = this.layout.logitsDtype === "float16"
-      ? halfToFloat((raw as Uint16Array).subarray((n - rows) * vocab))
-      : (raw as Float32Array).subarray((n - rows) * vocab);
+      ? halfToFloat((raw as Uint16Array).subarray((returned - rows) * vocab))
+      : (raw as Float32Array).subarray((returned - rows) * vocab);
     if (logits.length !== rows * vocab) {
       throw new InferenceError(`logits have ${logits.length} values, expected ${rows} x ${vocab}`);
     }

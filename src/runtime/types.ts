@@ -24,8 +24,19 @@ export interface ForwardOptions {
    * drafter's block-completion pass). false: leave the cache as it was (a denoising pass).
    */
   commit: boolean;
-  /** Only the last `lastRows` rows of logits are needed (default: all). */
+  /**
+   * Only the last `lastRows` rows of logits are needed (default: all). A graph with a
+   * `num_logits_to_keep` input computes only those rows; others compute all and drop the rest.
+   */
   lastRows?: number;
+  /**
+   * The tokens' positions, when they are not cache.length, cache.length + 1, ... in order: a
+   * permutation of those positions, for a pass that does not commit. For a block-causal graph
+   * and a window inside one block that starts at the cache's end, the order of the tokens does
+   * not change any row (positions travel with their tokens), so a drafter can put the rows it
+   * needs last and skip the others' vocabulary projection with `lastRows`.
+   */
+  positions?: ArrayLike<number>;
 }
 
 /** Result of a forward pass: `rows` x `vocab` float32 logits (row i predicts position i + 1). */

@@ -14,6 +14,7 @@ export interface Fixture {
   incremental: { prefill_len: number; step_ids: number[]; step_logits: number[][] };
   greedy: { ids: number[] };
   block_window: {
+    bd_size: number;
     prefix_ids: number[];
     window_ids: number[];
     rows: number[];
