@@ -3,7 +3,7 @@
  * greedy, interleaved question by question in ONE run after a warm-up, so that every figure is
  * a ratio measured in the same conditions. Also prices the same rounds with the paper's latency
  * model (section 6; labelled "modelled"), and with --sweep runs the tau x N_max sensitivity
- * study. Writes bench/results/strategies.{json,md} (or strategies-sweep.*).
+ * study, plus first window / extension step and unmask-threshold variants. Writes bench/results/strategies.{json,md} (or strategies-sweep.*).
  *
  *   deno task bench [--questions FILE] [--count 30] [--max-tokens 256] [--sweep] [--quick]
  */
@@ -35,6 +35,13 @@ interface Variant {
   params?: StrategyParams;
 }
 
+/**
+ * FailFast parameters tuned for this CPU, where a verify pass grows with its length (unlike the
+ * paper's GPU): picked from the sweep (`deno task bench:strategies --sweep --count 10`,
+ * bench/results/strategies-sweep.md). The paper's defaults stay the configured defaults.
+ */
+const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 10, n: 10, nMax: 60 };
+
 function variants(): Variant[] {
   if (sweep) {
     const out: Variant[] = [{ name: "ar", family: "ar", strategy: "ar" }];
@@ -48,6 +55,24 @@ function variants(): Variant[] {
         });
       }
     }
+    // first window and extension step: on a CPU a longer verify pass costs more
+    for (const [n0, n] of [[4, 4], [6, 6], [8, 8], [6, 12], [16, 16]]) {
+      out.push({
+        name: `failfast tau=0.45 N0=${n0} N=${n} N_max=60`,
+        family: "failfast",
+        strategy: "failfast",
+        params: { n0, n },
+      });
+    }
+    // more denoising passes per sub-block: surer drafts at a drafter cost
+    for (const unmaskThreshold of [0.3, 0.6, 0.9]) {
+      out.push({
+        name: `failfast tau=0.45 N_max=60 unmask=${unmaskThreshold}`,
+        family: "failfast",
+        strategy: "failfast",
+        params: { unmaskThreshold },
+      });
+    }
     return out;
   }
   const ks = quick ? [4, 8] : [3, 4, 6, 8, 12, 16];
@@ -55,9 +80,16 @@ function variants(): Variant[] {
   return [
     { name: "ar", family: "ar", strategy: "ar" },
     {
-      name: "failfast (tau 0.45, N0 10, N 10, N_max 60)",
+      name: "failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)",
       family: "failfast",
       strategy: "failfast",
+    },
+    {
+      name: `failfast (CPU-tuned: tau ${CPU_TUNED.tau}, N0 ${CPU_TUNED.n0}, N ${CPU_TUNED.n}, ` +
+        `N_max ${CPU_TUNED.nMax})`,
+      family: "failfast",
+      strategy: "failfast",
+      params: CPU_TUNED,
     },
     ...ks.map((k): Variant => ({
       name: `dllm-fixed k=${k} thr=0.9`,
@@ -287,7 +319,7 @@ if (!sweep) {
         ? `${(ff.speedup / ard.speedup).toFixed(2)}x over the best ar-draft (${ard.name}).`
         : ""),
     "",
-    `Accepted lengths of failfast (tokens emitted per round: rounds): ` +
+    `Accepted lengths of ${ff.name} (tokens emitted per round: rounds): ` +
       ff.acceptedLengths.map((n, len) => (n ? `${len}: ${n}` : "")).filter(Boolean).join(", "),
   );
 }

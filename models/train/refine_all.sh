@@ -34,7 +34,7 @@ log "1. verifier: 3 more epochs of gold answers"
   --ckpt-eval 100 ${VERIFIER_END:+--end-time $VERIFIER_END}
 
 log "2. verifier eval"
-$PY eval_verifier.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --test "$TEST" --out "$CK/verifier_eval.json"
+[ -f "$CK/verifier_eval.json" ] || $PY eval_verifier.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --test "$TEST" --out "$CK/verifier_eval.json"
 
 log "3. distillation set"
 $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$TRAIN" --out "$CK/distill.jsonl" \
