@@ -40,7 +40,7 @@ interface Variant {
  * paper's GPU): picked from the sweep (`deno task bench:strategies --sweep --count 10`,
  * bench/results/strategies-sweep.md). The paper's defaults stay the configured defaults.
  */
-const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 10, n: 10, nMax: 60 };
+const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 4, n: 4, nMax: 60 };
 
 function variants(): Variant[] {
   if (sweep) {
@@ -56,7 +56,7 @@ function variants(): Variant[] {
       }
     }
     // first window and extension step: on a CPU a longer verify pass costs more
-    for (const [n0, n] of [[4, 4], [6, 6], [8, 8], [6, 12], [16, 16]]) {
+    for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [4, 8], [6, 6], [8, 8], [16, 16]]) {
       out.push({
         name: `failfast tau=0.45 N0=${n0} N=${n} N_max=60`,
         family: "failfast",
