@@ -2,7 +2,8 @@
  * Forward-pass latency per backend (medians in one run): verifier decode step, 16- and 64-row
  * verify passes, a drafter denoising pass over a 32-token block window (all rows, and the 8
  * rows of one sub-block as the engine asks), an AR-drafter step and a 256-token prefill (all
- * rows, and the last row as the engine asks), each split into onnxruntime's run and the TypeScript work around it.
+ * rows, and the last row as the engine asks), each split into onnxruntime's run and the
+ * TypeScript work around it.
  * Writes bench/results/runtime.{json,md}.
  *
  *   deno task bench:runtime [--backends ort-node,ort-web-wasm,ort-web-webgpu] [--reps 30]

@@ -3,7 +3,8 @@
  * greedy, interleaved question by question in ONE run after a warm-up, so that every figure is
  * a ratio measured in the same conditions. Also prices the same rounds with the paper's latency
  * model (section 6; labelled "modelled"), and with --sweep runs the tau x N_max sensitivity
- * study, plus first window / extension step and unmask-threshold variants. Writes bench/results/strategies.{json,md} (or strategies-sweep.*).
+ * study, plus first window / extension step and unmask-threshold variants. Writes
+ * bench/results/strategies.{json,md} (or strategies-sweep.*).
  *
  *   deno task bench [--questions FILE] [--count 30] [--max-tokens 256] [--sweep] [--quick]
  */
@@ -42,36 +43,30 @@ interface Variant {
  */
 const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 4, n: 4, nMax: 60 };
 
+const failfast = (name: string, params?: StrategyParams): Variant => ({
+  name,
+  family: "failfast",
+  strategy: "failfast",
+  params,
+});
+
 function variants(): Variant[] {
   if (sweep) {
     const out: Variant[] = [{ name: "ar", family: "ar", strategy: "ar" }];
     for (const tau of [0.2, 0.3, 0.45, 0.6, 0.75]) {
       for (const nMax of [20, 40, 60, 70]) {
-        out.push({
-          name: `failfast tau=${tau} N_max=${nMax}`,
-          family: "failfast",
-          strategy: "failfast",
-          params: { tau, nMax },
-        });
+        out.push(failfast(`failfast tau=${tau} N_max=${nMax}`, { tau, nMax }));
       }
     }
     // first window and extension step: on a CPU a longer verify pass costs more
     for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [4, 8], [6, 6], [8, 8], [16, 16]]) {
-      out.push({
-        name: `failfast tau=0.45 N0=${n0} N=${n} N_max=60`,
-        family: "failfast",
-        strategy: "failfast",
-        params: { n0, n },
-      });
+      out.push(failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60`, { n0, n }));
     }
     // more denoising passes per sub-block: surer drafts at a drafter cost
     for (const unmaskThreshold of [0.3, 0.6, 0.9]) {
-      out.push({
-        name: `failfast tau=0.45 N_max=60 unmask=${unmaskThreshold}`,
-        family: "failfast",
-        strategy: "failfast",
-        params: { unmaskThreshold },
-      });
+      out.push(
+        failfast(`failfast tau=0.45 N_max=60 unmask=${unmaskThreshold}`, { unmaskThreshold }),
+      );
     }
     return out;
   }
@@ -79,18 +74,12 @@ function variants(): Variant[] {
   const arKs = quick ? [4, 8] : [3, 5, 8, 10];
   return [
     { name: "ar", family: "ar", strategy: "ar" },
-    {
-      name: "failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)",
-      family: "failfast",
-      strategy: "failfast",
-    },
-    {
-      name: `failfast (CPU-tuned: tau ${CPU_TUNED.tau}, N0 ${CPU_TUNED.n0}, N ${CPU_TUNED.n}, ` +
+    failfast("failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)"),
+    failfast(
+      `failfast (CPU-tuned: tau ${CPU_TUNED.tau}, N0 ${CPU_TUNED.n0}, N ${CPU_TUNED.n}, ` +
         `N_max ${CPU_TUNED.nMax})`,
-      family: "failfast",
-      strategy: "failfast",
-      params: CPU_TUNED,
-    },
+      CPU_TUNED,
+    ),
     ...ks.map((k): Variant => ({
       name: `dllm-fixed k=${k} thr=0.9`,
       family: "dllm-fixed",

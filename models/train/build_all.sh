@@ -9,18 +9,7 @@
 # Needs Debian's python3-torch, python3-onnx, libopenblas0-pthread (run with /usr/bin/python3)
 # and node with node_modules/onnxruntime-node and @huggingface/tokenizers for the checks.
 set -euo pipefail
-HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-DATA="${1:-$ROOT/../shared/data}"
-CK="${2:-/work/scratch/ckpt}"
-PY=/usr/bin/python3
-TRAIN="$DATA/gsm8k-train.jsonl"
-TEST="$DATA/gsm8k-test.jsonl"
-MODELS="$ROOT/models"
-TOK="$CK/tokenizer"
-mkdir -p "$CK"
-cd "$HERE"
-log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+source "$(dirname "$0")/pipeline.sh" "$@"
 
 log "1. tokenizer"
 [ -f "$TOK/tokenizer.json" ] || $PY train_tokenizer.py --train "$TRAIN" --out "$TOK"
@@ -52,15 +41,11 @@ $PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --ar "$CK/ar_drafte
   --dllm "$CK/drafter.final.pt" --out "$CK/drafter_eval.json"
 
 log "8. export"
-$PY export_onnx.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-verifier" --kind verifier --test "$TEST"
-$PY export_onnx.py --ckpt "$CK/ar_drafter.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-ar-drafter" --kind ar-drafter --test "$TEST"
-$PY export_onnx.py --ckpt "$CK/drafter.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST"
+export_models
 $PY dump_tokenizer_ids.py --tok "$TOK" --test "$TEST" --out "$MODELS/tiny-gsm-verifier/tokenizer_fixture.json" --n 200
 
 log "9. onnxruntime-node checks, tokenizer check, latency"
-cd "$ROOT"
-node models/train/check_onnx.mjs models/tiny-gsm-verifier models/tiny-gsm-ar-drafter models/tiny-gsm-drafter
-$PY models/train/dump_tokenizer_ids.py --tok "$TOK" --test "$TEST" --out "$CK/tokenizer_ids_all.json" --n 0 --with-answers
-node models/train/tokenizer_ids_check.mjs models/tiny-gsm-verifier "$CK/tokenizer_ids_all.json"
-node models/train/bench_latency.mjs models/tiny-gsm-verifier models/tiny-gsm-drafter models/tiny-gsm-ar-drafter 300 1
+check_models
+$PY dump_tokenizer_ids.py --tok "$TOK" --test "$TEST" --out "$CK/tokenizer_ids_all.json" --n 0 --with-answers
+(cd "$ROOT" && node models/train/tokenizer_ids_check.mjs models/tiny-gsm-verifier "$CK/tokenizer_ids_all.json")
 log "done"

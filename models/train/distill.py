@@ -15,12 +15,8 @@ import os
 import random
 import time
 
-import torch
-
-from bpe import BPETokenizer
-from data import ENDOFTEXT, IM_END, load_jsonl, prompt_text
-from generate import greedy_many
-from model import load_model
+from data import load_jsonl, prompt_text
+from generate import greedy_many, load_for_generation
 
 
 def main():
@@ -36,11 +32,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    tok = BPETokenizer.from_file(f"{args.tok}/tokenizer.json")
-    model, _ = load_model(args.ckpt)
-    model.eval()
-    eos, pad = tok.specials[IM_END], tok.specials[ENDOFTEXT]
+    tok, model, _, eos, pad = load_for_generation(args.ckpt, args.tok, args.threads)
     rows = load_jsonl(args.train)
     order = list(range(len(rows)))
     random.Random(args.seed).shuffle(order)

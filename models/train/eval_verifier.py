@@ -9,13 +9,9 @@ import argparse
 import json
 import time
 
-import torch
-
-from bpe import BPETokenizer
-from data import ENDOFTEXT, IM_END, final_number, load_jsonl, numbers_equal, prompt_text
+from data import final_number, load_jsonl, numbers_equal, prompt_text
 from dataset import load_examples
-from generate import greedy_many
-from model import load_model
+from generate import greedy_many, load_for_generation
 from train_ar import eval_loss
 
 
@@ -29,11 +25,7 @@ def main():
     ap.add_argument("--max-new", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    tok = BPETokenizer.from_file(f"{args.tok}/tokenizer.json")
-    model, ck = load_model(args.ckpt)
-    model.eval()
-    eos, pad = tok.specials[IM_END], tok.specials[ENDOFTEXT]
+    tok, model, ck, eos, pad = load_for_generation(args.ckpt, args.tok, args.threads)
     rows = load_jsonl(args.test, args.n)
     t0 = time.time()
     test_loss = eval_loss(model, load_examples(tok, [f"gold:{args.test}:{args.n}"]), pad)

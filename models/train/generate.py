@@ -8,7 +8,9 @@ without copying the cache at every finish.
 """
 import torch
 
-from model import StaticCache, causal_mask
+from bpe import BPETokenizer
+from data import ENDOFTEXT, IM_END
+from model import StaticCache, causal_mask, load_model
 
 
 @torch.no_grad()
@@ -65,3 +67,12 @@ def greedy_many(model, prompts, max_new, eos_id, pad_id, batch_size=64, callback
         if callback:
             callback(idx, res)
     return results
+
+
+def load_for_generation(ckpt, tok_dir, threads):
+    """Tokenizer, model in eval mode, its checkpoint dict, and the EOS and padding ids."""
+    torch.set_num_threads(threads)
+    tok = BPETokenizer.from_file(f"{tok_dir}/tokenizer.json")
+    model, ck = load_model(ckpt)
+    model.eval()
+    return tok, model, ck, tok.specials[IM_END], tok.specials[ENDOFTEXT]

@@ -8,18 +8,8 @@
 # Every stage checkpoints and resumes (rerun after an interruption).
 # Usage: models/train/refine_all.sh [DATA_DIR] [CKPT_DIR]
 set -euo pipefail
-HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "$HERE/../.." && pwd)"
-DATA="${1:-$ROOT/../shared/data}"
-CK="${2:-/work/scratch/ckpt}"
-PY=/usr/bin/python3
-TRAIN="$DATA/gsm8k-train.jsonl"
-TEST="$DATA/gsm8k-test.jsonl"
-MODELS="$ROOT/models"
-TOK="$CK/tokenizer"
-mkdir -p "$CK" "$TOK"
-cd "$HERE"
-log() { echo "[$(date -u +%H:%M:%S)] $*"; }
+source "$(dirname "$0")/pipeline.sh" "$@"
+mkdir -p "$TOK"
 
 log "0. checkpoints from the committed models"
 cp "$MODELS/tiny-gsm-verifier/tokenizer.json" "$MODELS/tiny-gsm-verifier/tokenizer_config.json" "$TOK/"
@@ -56,10 +46,6 @@ $PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --ar "$CK/ar_drafte
   --dllm "$CK/drafter.final.pt" --out "$CK/drafter_eval.json"
 
 log "6. export, checks, latency"
-$PY export_onnx.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-verifier" --kind verifier --test "$TEST"
-$PY export_onnx.py --ckpt "$CK/ar_drafter.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-ar-drafter" --kind ar-drafter --test "$TEST"
-$PY export_onnx.py --ckpt "$CK/drafter.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST"
-cd "$ROOT"
-node models/train/check_onnx.mjs models/tiny-gsm-verifier models/tiny-gsm-ar-drafter models/tiny-gsm-drafter
-node models/train/bench_latency.mjs models/tiny-gsm-verifier models/tiny-gsm-drafter models/tiny-gsm-ar-drafter 300 1
+export_models
+check_models
 log "done"

@@ -20,17 +20,15 @@ Usage: train_dllm.py --name drafter --init AR_DRAFTER.final.pt --tok DIR --data 
 """
 import argparse
 import os
-import random
 import time
 
 import torch
-import torch.nn.functional as F
 
 from bpe import BPETokenizer
 from data import ENDOFTEXT, MASK
 from dataset import load_examples, make_batches
 from model import NEG, load_model, save_checkpoint
-from train_ar import lr_at
+from training import Schedule, adamw, add_run_args, lr_at, optimise, restore, start_run, tied_head_loss
 
 EPS = 1e-3
 
@@ -88,100 +86,65 @@ def main():
     ap.add_argument("--init", required=True, help="AR drafter checkpoint")
     ap.add_argument("--tok", required=True)
     ap.add_argument("--data", nargs="+", required=True)
-    ap.add_argument("--ckpt-dir", default="/work/scratch/ckpt")
     ap.add_argument("--bd-size", type=int, default=32)
     ap.add_argument("--sub-block", type=int, default=8)
     ap.add_argument("--epochs", type=float, default=4.0)
     ap.add_argument("--budget", type=int, default=4096, help="padded tokens per batch (counted once, not 2x)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--wd", type=float, default=0.1)
-    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=4321)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--max-steps", type=int, default=None)
+    add_run_args(ap)
     ap.add_argument("--p-iid", type=float, default=0.5, help="share of blocks with i.i.d. masks")
     ap.add_argument("--p-subblock", type=float, default=0.25,
                     help="share of blocks masked from a sub-block start to the block end")
-    ap.add_argument("--end-time", default=None, help="UTC HH:MM deadline: shorten the cosine schedule to fit")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
-    os.makedirs(args.ckpt_dir, exist_ok=True)
-    ck_path = os.path.join(args.ckpt_dir, args.name + ".pt")
-    final_path = os.path.join(args.ckpt_dir, args.name + ".final.pt")
+    ck_path, final_path = start_run(args)
     tok = BPETokenizer.from_file(os.path.join(args.tok, "tokenizer.json"))
     pad_id, mask_id = tok.specials[ENDOFTEXT], tok.specials[MASK]
     examples = load_examples(tok, args.data)
     lengths = [len(e[0]) for e in examples]
     batches = make_batches(lengths, args.budget, args.epochs, args.seed)
-    total = len(batches)
-    print(f"{len(examples)} examples, {sum(lengths)} tokens, {total} steps for {args.epochs} epochs", flush=True)
+    sched = Schedule(len(batches), args.end_time, args.max_steps)
+    print(f"{len(examples)} examples, {sum(lengths)} tokens, {len(batches)} steps for {args.epochs} epochs", flush=True)
     model, _ = load_model(args.init)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95))
+    opt = adamw(model, args.lr, args.wd)
     gen = torch.Generator().manual_seed(args.seed)
     step, tokens_seen, train_secs = 0, 0, 0.0
-    if os.path.exists(ck_path):
-        m2, ck = load_model(ck_path)
-        model.load_state_dict(m2.state_dict())
-        opt.load_state_dict(ck["opt"])
+    ck = restore(ck_path, model, opt)
+    if ck:
         step, tokens_seen, train_secs = ck["step"], ck["tokens_seen"], ck["train_secs"]
         gen.set_state(ck["gen"])
-        print(f"resumed from {ck_path} at step {step}", flush=True)
     else:
         print(f"initialised from {args.init}", flush=True)
-    deadline = None
-    if args.end_time:
-        import datetime as dt
-        now = dt.datetime.utcnow()
-        hh, mm = map(int, args.end_time.split(":"))
-        deadline = time.time() + ((now.replace(hour=hh, minute=mm, second=0) - now).total_seconds() % 86400)
-    step_time = None
     model.train()
     last_ck = time.time()
     t_log, loss_acc, n_acc = time.time(), 0.0, 0
-    end = total if args.max_steps is None else min(total, args.max_steps)
-    while step < end:
+    while step < sched.end:
         t0 = time.time()
         x, pos, mask, labels = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size, args.sub_block, gen,
                                           args.p_iid, args.p_subblock)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, args.lr, args.warmup)
         hidden, _ = model(x, pos, mask, return_hidden=True)
-        sel = labels.reshape(-1) != -100
-        logits = F.linear(hidden.reshape(-1, hidden.shape[-1])[sel], model.embed.weight)
-        loss = F.cross_entropy(logits, labels.reshape(-1)[sel])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = tied_head_loss(model, hidden, labels)
+        optimise(model, opt, loss, lr_at(step, sched.total, args.lr, args.warmup))
         step += 1
         tokens_seen += sum(len(examples[i][0]) for i in batches[step - 1])
         train_secs += time.time() - t0
-        dt_step = time.time() - t0
-        step_time = dt_step if step_time is None else 0.9 * step_time + 0.1 * dt_step
-        if deadline is not None and step > 10:
-            total = max(step, min(len(batches), step + int(max(0.0, deadline - time.time()) / step_time)))
-            end = total if args.max_steps is None else min(total, args.max_steps)
+        sched.after_step(step, time.time() - t0)
         loss_acc += loss.item()
         n_acc += 1
-        if step % 10 == 0 or step == end:
-            print(f"step {step}/{total} loss {loss_acc / n_acc:.4f} lr {opt.param_groups[0]['lr']:.2e} "
+        if step % 10 == 0 or step == sched.end:
+            print(f"step {step}/{sched.total} loss {loss_acc / n_acc:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{(time.time() - t_log) / n_acc:.2f} s/step elapsed {train_secs / 60:.1f} min", flush=True)
             t_log, loss_acc, n_acc = time.time(), 0.0, 0
-        if time.time() - last_ck > args.ckpt_minutes * 60 or step == end:
+        if time.time() - last_ck > args.ckpt_minutes * 60 or step == sched.end:
             save_checkpoint(ck_path, model, {"opt": opt.state_dict(), "step": step, "tokens_seen": tokens_seen,
-                                             "train_secs": train_secs, "gen": gen.get_state(), "total_steps": total,
+                                             "train_secs": train_secs, "gen": gen.get_state(), "total_steps": sched.total,
                                              "bd_size": args.bd_size})
             print(f"checkpoint step {step}", flush=True)
             last_ck = time.time()
-    if step >= total:
+    if step >= sched.total:
         save_checkpoint(final_path, model, {"step": step, "tokens_seen": tokens_seen, "train_secs": train_secs,
-                                            "total_steps": total, "bd_size": args.bd_size, "args": vars(args)})
+                                            "total_steps": sched.total, "bd_size": args.bd_size, "args": vars(args)})
         print(f"done: {step} steps, {tokens_seen} tokens, {train_secs / 60:.1f} min", flush=True)
 
 

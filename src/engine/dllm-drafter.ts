@@ -215,9 +215,8 @@ export class DllmDrafter implements Drafter {
         // Row of position p is p - 1 - blockStart (token shift).
         const r = await this.denoise(block, first - 1 - blockStart, sbEnd - 1 - blockStart, time);
         passes++;
-        const rows = r.logits;
         const t0 = performance.now();
-        const u = this.policy.unmask(rows, r.vocab, masked, maskId, plan.threshold);
+        const u = this.policy.unmask(r.logits, r.vocab, masked, maskId, plan.threshold);
         time.policy += performance.now() - t0;
         for (let i = 0; i < masked.length; i++) {
           if (u.commit[i]) decide(first + i, u.tokens[i], u.confidences[i]);

@@ -241,7 +241,12 @@ export class OrtModelSession implements ModelSession {
     if (!Number.isInteger(rows) || rows < 1) {
       throw new InferenceError(`lastRows must be a positive integer, got ${options.lastRows}`);
     }
-    if (options.positions) checkPermutation(options, c.length, n);
+    if (options.positions) {
+      if (!this.layout.hasPositionIds) {
+        throw new InferenceError("the graph has no position_ids input: tokens must run in order");
+      }
+      checkPermutation(options, c.length, n);
+    }
     this.materialize(c);
     const { Tensor } = this.ort;
     const ids = new BigInt64Array(n);
@@ -258,8 +263,6 @@ export class OrtModelSession implements ModelSession {
       const given = options.positions;
       for (let i = 0; i < n; i++) pos[i] = BigInt(given ? given[i] : c.length + i);
       feeds.position_ids = new Tensor("int64", pos, [1, n]);
-    } else if (options.positions) {
-      throw new InferenceError("the graph has no position_ids input: tokens must run in order");
     }
     if (this.layout.hasLogitsToKeep) {
       feeds.num_logits_to_keep = new Tensor("int64", BigInt64Array.of(BigInt(rows)), []);
