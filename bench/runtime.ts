@@ -62,6 +62,29 @@ async function time(
   return { runMs, totalMs, tsMs: totalMs - runMs };
 }
 
+/**
+ * Median timing of a 5-row verify pass (past 128) run right after a drafter denoising pass, as
+ * in a FailFast round: shows what the drafter's idle thread pool costs the verifier.
+ */
+async function timeAfterDrafter(v: ModelSession, d: ModelSession): Promise<Omit<Case, "name">> {
+  const vc = v.createCache(), dc = d.createCache();
+  await v.forward(vc, ids(128, 1), { commit: true });
+  await d.forward(dc, ids(128, 1), { commit: true });
+  const run: number[] = [], total: number[] = [];
+  for (let i = 0; i < reps + 3; i++) {
+    await d.forward(dc, ids(32, i + 2), { commit: false, lastRows: 8 });
+    const r = await v.forward(vc, ids(5, i + 2), { commit: true });
+    v.truncate(vc, 128);
+    if (i < 3) continue;
+    run.push(r.timing.runMs);
+    total.push(r.timing.totalMs);
+  }
+  v.release(vc);
+  d.release(dc);
+  const runMs = median(run), totalMs = median(total);
+  return { runMs, totalMs, tsMs: totalMs - runMs };
+}
+
 const results: Record<string, Case[]> = {};
 const lines: string[] = [];
 for (const backend of backends) {
@@ -84,7 +107,23 @@ for (const backend of backends) {
       ...(await time(d, 128, 32, false, 8)),
     },
     { name: "AR drafter step (past 128)", ...(await time(a, 128, 1, true)) },
+    { name: "verifier verify 5 rows (past 128)", ...(await time(v, 128, 5, true)) },
   ];
+  if (backend === "ort-node") {
+    // The sessions above spin (onnxruntime's default); the engine opens drafters sleeping.
+    const sleeping = await openModel(drafterDir, { ...options, spin: false });
+    cases.push(
+      {
+        name: "verifier verify 5 rows after a drafter pass, drafter pool spinning",
+        ...(await timeAfterDrafter(v, d)),
+      },
+      {
+        name: "verifier verify 5 rows after a drafter pass, drafter pool sleeping",
+        ...(await timeAfterDrafter(v, sleeping)),
+      },
+    );
+    await sleeping.close();
+  }
   await Promise.all([v.close(), d.close(), a.close()]);
   results[backend] = cases;
   const step = cases[0].totalMs;

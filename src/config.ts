@@ -33,6 +33,7 @@ export interface Config {
   backend: Backend;
   device: Device;
   threads: number;
+  drafterSpin: boolean;
   graphOptimization: GraphOptLevel;
   remoteUrl: string;
   strategy: Strategy;
@@ -143,6 +144,15 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     { type: "int", min: 0, max: 256 },
     0,
     "Intra-op threads per session (0: the runtime's default).",
+  ),
+  def(
+    "drafterSpin",
+    "FAILFAST_DRAFTER_SPIN",
+    { type: "bool" },
+    false,
+    "Let the drafters' onnxruntime-node thread pools spin-wait after a pass. Off by default: a " +
+      "drafter pass is always followed by a verifier pass, and a spinning idle pool takes the " +
+      "cores that pass needs (the verifier's own pool spins, as plain decoding wants).",
   ),
   def(
     "graphOptimization",

@@ -54,3 +54,34 @@ Deno.test("text stream: held-back text is released once it cannot be a stop stri
   assert.ok(ts.stopped);
   assert.equal(ts.flush(), "");
 });
+
+Deno.test("text stream: a decoder that drops a sequence's leading space keeps inner spaces", () => {
+  // SentencePiece style: "▁" is a space, and a sequence's leading space is dropped.
+  const pieces = ["▁Hello", "▁world", "!", "▁How", "▁are", "▁you", "?"];
+  const sp = (ids: number[]) =>
+    ids.map((i) => pieces[i]).join("").replaceAll("▁", " ").replace(/^ /, "");
+  const all = pieces.map((_, i) => i);
+  for (const chunk of [1, 2, 3]) {
+    const ts = new TextStream(sp);
+    let out = "";
+    for (let i = 0; i < all.length; i += chunk) out += ts.push(all.slice(i, i + chunk));
+    out += ts.flush();
+    assert.equal(out, sp(all), `chunk ${chunk}`);
+  }
+});
+
+Deno.test("text stream: each push decodes only the new ids and a short piece before them", () => {
+  let decoded = 0;
+  const counting = (ids: number[]) => {
+    decoded += ids.length;
+    return decode(ids);
+  };
+  const ts = new TextStream(counting);
+  const ids = bytes("x".repeat(2000));
+  let out = "";
+  for (let i = 0; i < ids.length; i += 4) out += ts.push(ids.slice(i, i + 4));
+  out += ts.flush();
+  assert.equal(out, "x".repeat(2000));
+  // the whole text decoded at every push would be about 2000^2 / 8 = 500,000 ids
+  assert.ok(decoded < 10 * ids.length, `decoded ${decoded} ids`);
+});

@@ -152,7 +152,8 @@ Deno.test({
     "runtime ort-node: truncate then re-extend equals a fresh run; denoise passes leave the cache",
   sanitizeResources: false,
   async fn() {
-    const s = await openModel(verifierDir, options("ort-node"));
+    // spin: false as the engine opens drafters (the option must not change any result)
+    const s = await openModel(verifierDir, { ...options("ort-node"), spin: false });
     const ids: number[] = verifierFixture.input_ids;
     const fresh = s.createCache();
     const a = await s.forward(fresh, ids.slice(0, 50), { commit: true, lastRows: 1 });
@@ -164,6 +165,12 @@ Deno.test({
     assert.equal(cache.length, 40);
     const b = await s.forward(cache, ids.slice(40, 50), { commit: true, lastRows: 1 });
     assert.ok(maxAbsDiff(b.logits, [...a.logits]) < 1e-5);
+    // truncations applied in place twice in a row, with a pass that does not commit between
+    s.truncate(cache, 44);
+    await s.forward(cache, [5, 6, 7], { commit: false });
+    s.truncate(cache, 30);
+    const c = await s.forward(cache, ids.slice(30, 50), { commit: true, lastRows: 1 });
+    assert.ok(maxAbsDiff(c.logits, [...a.logits]) < 1e-5);
     assert.throws(() => s.truncate(cache, 51), /cannot truncate/);
     s.release(cache);
     assert.ok(cache.released);

@@ -16,6 +16,9 @@ Noise per block, one of three kinds (shares set by --p-iid and --p-subblock):
   sub-block suffix: mask positions >= c inside the block, c a sub-block start (1, 8, 16, 24):
     exactly what a FailFast denoising pass sees (low unmask threshold: one pass per sub-block);
   uniform suffix: the same with c uniform in the block.
+--offset-decay g < 1 weights a suffix-masked position's loss by g^(its distance from the first
+mask of its block): a draft is accepted up to its first miss, so the first masked positions
+decide the accepted length and the far ones hardly matter.
 Usage: train_dllm.py --name drafter --init AR_DRAFTER.final.pt --tok DIR --data distill:FILE ...
 """
 import argparse
@@ -33,7 +36,7 @@ from training import Schedule, adamw, add_run_args, lr_at, optimise, restore, st
 EPS = 1e-3
 
 
-def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25):
+def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25, decay=1.0):
     B = len(idxs)
     L = max(len(examples[i][0]) for i in idxs)
     L = (L + bd - 1) // bd * bd
@@ -77,7 +80,12 @@ def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=
     labels[:, :L - 1] = torch.where(m[:, 1:], nxt, torch.full_like(nxt, -100))
     blk_start = (inblk[1:] == 0)[None] & ans[:, 1:]
     labels[:, L:2 * L - 1] = torch.where(blk_start, nxt, torch.full_like(nxt, -100))
-    return x, pos, mask, labels
+    # loss weights: g^(distance from the block's first mask) on suffix-masked positions, 1 elsewhere
+    dist = (inblk[None] - c.repeat_interleave(bd, 1)).clamp(min=0).float()
+    w_noisy = torch.where(use_iid, torch.ones_like(dist), decay ** dist)
+    weights = torch.ones((B, 2 * L))
+    weights[:, :L - 1] = w_noisy[:, 1:]
+    return x, pos, mask, labels, weights
 
 
 def main():
@@ -97,6 +105,8 @@ def main():
     ap.add_argument("--p-iid", type=float, default=0.5, help="share of blocks with i.i.d. masks")
     ap.add_argument("--p-subblock", type=float, default=0.25,
                     help="share of blocks masked from a sub-block start to the block end")
+    ap.add_argument("--offset-decay", type=float, default=1.0,
+                    help="loss weight g^d for a suffix-masked position d after its block's first mask (1: uniform)")
     args = ap.parse_args()
     ck_path, final_path = start_run(args)
     tok = BPETokenizer.from_file(os.path.join(args.tok, "tokenizer.json"))
@@ -121,10 +131,11 @@ def main():
     t_log, loss_acc, n_acc = time.time(), 0.0, 0
     while step < sched.end:
         t0 = time.time()
-        x, pos, mask, labels = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size, args.sub_block, gen,
-                                          args.p_iid, args.p_subblock)
+        x, pos, mask, labels, weights = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size,
+                                                    args.sub_block, gen, args.p_iid, args.p_subblock,
+                                                    args.offset_decay)
         hidden, _ = model(x, pos, mask, return_hidden=True)
-        loss = tied_head_loss(model, hidden, labels)
+        loss = tied_head_loss(model, hidden, labels, weights if args.offset_decay < 1 else None)
         optimise(model, opt, loss, lr_at(step, sched.total, args.lr, args.warmup))
         step += 1
         tokens_seen += sum(len(examples[i][0]) for i in batches[step - 1])

@@ -87,12 +87,16 @@ class Schedule:
             self.total = max(step, min(self.planned, fit))
 
 
-def tied_head_loss(model, hidden, labels):
+def tied_head_loss(model, hidden, labels, weights=None):
     """Cross-entropy through the tied head, computed only where there is a label: the vocabulary
-    projection is a large share of a shallow model's compute."""
+    projection is a large share of a shallow model's compute. With `weights` (the labels' shape),
+    the weighted mean over labelled positions."""
     sel = labels.reshape(-1) != -100
     logits = F.linear(hidden.reshape(-1, hidden.shape[-1])[sel], model.embed.weight)
-    return F.cross_entropy(logits, labels.reshape(-1)[sel])
+    if weights is None:
+        return F.cross_entropy(logits, labels.reshape(-1)[sel])
+    w = weights.reshape(-1)[sel]
+    return (F.cross_entropy(logits, labels.reshape(-1)[sel], reduction="none") * w).sum() / w.sum()
 
 
 def optimise(model, opt, loss, lr):

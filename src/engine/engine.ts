@@ -366,21 +366,29 @@ export async function createEngine(
   options: { onProgress?: (message: string) => void } = {},
 ): Promise<FailFastEngine> {
   const progress = options.onProgress ?? (() => {});
-  const open = async (dir: string, kind: "ar" | "dllm", what: string): Promise<LoadedModel> => {
+  const open = async (
+    dir: string,
+    kind: "ar" | "dllm",
+    what: string,
+    spin: boolean,
+  ): Promise<LoadedModel> => {
     progress(`loading ${what} from ${dir}`);
     const model = await loadModelDir(dir, kind);
-    const session = await openModel(model, config);
+    const session = await openModel(model, { ...config, spin });
     log.info("model loaded", { what, dir, backend: session.backend });
     return { dir: model, session };
   };
   progress("loading the policy core");
   const policy = await loadPolicy();
-  const verifier = await open(config.verifierDir, "ar", "verifier");
+  const verifier = await open(config.verifierDir, "ar", "verifier", true);
+  // Drafter passes alternate with verifier passes on the same cores: a drafter pool left
+  // spinning after its pass slows the verifier's next pass (bench/results/runtime.md, the
+  // "after a drafter pass" rows), so drafter pools sleep at once unless configured otherwise.
   const drafter = config.drafterDir
-    ? await open(config.drafterDir, "dllm", "diffusion drafter")
+    ? await open(config.drafterDir, "dllm", "diffusion drafter", config.drafterSpin)
     : null;
   const arDrafter = config.arDrafterDir
-    ? await open(config.arDrafterDir, "ar", "AR drafter")
+    ? await open(config.arDrafterDir, "ar", "AR drafter", config.drafterSpin)
     : null;
   for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
   const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log);

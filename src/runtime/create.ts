@@ -9,7 +9,16 @@ import type { ModelDir } from "../model/model-dir.ts";
 import { type Ort, OrtModelSession } from "./ort-session.ts";
 import type { ModelSession } from "./types.ts";
 
-export type RuntimeOptions = Pick<Config, "backend" | "device" | "threads" | "graphOptimization">;
+export type RuntimeOptions =
+  & Pick<Config, "backend" | "device" | "threads" | "graphOptimization">
+  & {
+    /**
+     * onnxruntime-node only: let the session's intra-op threads spin-wait after a pass (the
+     * runtime's default). false puts them to sleep at once, so they do not take the cores the
+     * next pass of another session needs.
+     */
+    spin?: boolean;
+  };
 
 let ortWebWasm: Promise<Ort> | undefined;
 let ortWebGpu: Promise<Ort> | undefined;
@@ -42,6 +51,9 @@ export async function openModel(model: ModelDir, options: RuntimeOptions): Promi
   let source: string | Uint8Array = model.onnxPath;
   if (options.backend === "ort-node") {
     if (options.threads > 0) sessionOptions.intraOpNumThreads = options.threads;
+    if (options.spin === false) {
+      sessionOptions.extra = { session: { intra_op: { allow_spinning: "0" } } };
+    }
     sessionOptions.executionProviders = options.device === "cuda" ? ["cuda"] : ["cpu"];
     backend = `ort-node/${options.device}`;
   } else {

@@ -202,21 +202,25 @@ export class OrtModelSession implements ModelSession {
     return new this.ort.Tensor(dtype, data, [1, kvHeads, 0, headDim]);
   }
 
-  /** Applies a pending truncation: copies the first `length` positions of every head. */
+  /**
+   * Applies a pending truncation in place: each head's first `length` positions move down
+   * to close the gap left by the head before it (a memmove of all heads but the first, no new
+   * buffer), and the tensor is re-wrapped over the front of the same buffer.
+   */
   private materialize(c: OrtKvCache): void {
     if (c.stored === c.length) return;
     const { kvHeads, headDim } = this.layout;
     const keep = c.length * headDim;
     const was = c.stored * headDim;
     const shrink = (t: Tensor): Tensor => {
-      const src = t.data as Float32Array | Uint16Array;
-      const dst = new (src.constructor as Float32ArrayConstructor)(kvHeads * keep) as
-        | Float32Array
-        | Uint16Array;
-      for (let h = 0; h < kvHeads; h++) dst.set(src.subarray(h * was, h * was + keep), h * keep);
-      const out = new this.ort.Tensor(t.type as KvType, dst, [1, kvHeads, c.length, headDim]);
-      t.dispose?.();
-      return out;
+      const data = t.data as Float32Array | Uint16Array;
+      for (let h = 1; h < kvHeads; h++) data.copyWithin(h * keep, h * was, h * was + keep);
+      return new this.ort.Tensor(t.type as KvType, data.subarray(0, kvHeads * keep), [
+        1,
+        kvHeads,
+        c.length,
+        headDim,
+      ]);
     };
     c.keys = c.keys.map(shrink);
     c.values = c.values.map(shrink);
