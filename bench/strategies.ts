@@ -62,6 +62,16 @@ function variants(): Variant[] {
     for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [4, 8], [6, 6], [8, 8], [16, 16]]) {
       out.push(failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60`, { n0, n }));
     }
+    // windows rounded up to sub-block ends: every pass drafts a whole sub-block, none is cut
+    for (const [n0, n] of [[1, 1], [1, 8], [4, 4], [4, 8], [8, 8]]) {
+      out.push(
+        failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60 aligned`, {
+          n0,
+          n,
+          alignWindows: true,
+        }),
+      );
+    }
     // more denoising passes per sub-block: surer drafts at a drafter cost
     for (const unmaskThreshold of [0.3, 0.6, 0.9]) {
       out.push(

@@ -46,6 +46,7 @@ export interface Config {
   fixedThreshold: number;
   arDraftK: number;
   draftReuse: boolean;
+  alignWindows: boolean;
   maxConcurrent: number;
   maxQueue: number;
   maxBodyBytes: number;
@@ -231,6 +232,14 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     { type: "bool" },
     false,
     "Re-propose the rejected tail of the previous draft when it re-synchronises (paper app. E).",
+  ),
+  def(
+    "alignWindows",
+    "FAILFAST_ALIGN_WINDOWS",
+    { type: "bool" },
+    false,
+    "FailFast: round each window up to the end of a drafter sub-block, so every denoising pass " +
+      "drafts a whole sub-block and no window ends mid-sub-block (off: the paper's N0 / N).",
   ),
   def(
     "maxConcurrent",

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { ownQuestions } from "../bench/questions.ts";
 import type { Drafter } from "../src/engine/drafter.ts";
+import { DllmDrafter } from "../src/engine/dllm-drafter.ts";
+import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
 import { InvalidRequestError } from "../src/errors.ts";
 import { chat, collect, testEngine } from "./helpers/engine.ts";
@@ -210,5 +212,41 @@ Deno.test({
       });
     }
     assert.equal(liveCaches(), 0);
+  },
+});
+
+Deno.test({
+  name: "engine: aligned FailFast windows end on sub-block boundaries, one pass per sub-block",
+  sanitizeResources: false,
+  async fn() {
+    const request = chat(ownQuestions(3)[2], { maxTokens: 80, strategy: "ar" });
+    const ar = await collect(engine.generate(request));
+    const tok = parts.verifier.dir.tokenizer;
+    const prompt = tok.encode(tok.renderChat(request.messages!));
+    assert.equal(prompt.length, ar.stats.promptTokens);
+    const session = parts.drafter!.session;
+    const S = session.config.subBlockSize!;
+    const eos = new Set(parts.verifier.dir.config.eosTokenIds);
+    const plan = { initial: 4, step: 4, max: 60, tau: 0.45, threshold: 0.05 };
+    for (const align of [true, false]) {
+      const drafter = new DllmDrafter(session, parts.policy, { ...plan, align }, [...eos]);
+      for (let n = 0; n < 40; n++) {
+        const context = [...prompt, ...ar.tokens.slice(0, n)];
+        const L = context.length;
+        const d = await drafter.propose(context, 1000, newTimeBuckets());
+        const k = d.tokens.length;
+        if (d.tokens.some((t) => eos.has(t))) continue; // a draft ends at its EOS
+        if (align) {
+          assert.equal((L + k) % S, 0, `L ${L}: the window [L, L + ${k}) ends mid-sub-block`);
+          // one denoising pass per sub-block touched, plus block-completion passes
+          const subBlocks = Math.ceil((L + k) / S) - Math.floor(L / S);
+          assert.ok(d.passes <= subBlocks + 2, `L ${L}: ${d.passes} passes for ${k} tokens`);
+        } else {
+          assert.equal(k % plan.step, 0, `L ${L}: ${k} is not N0 + a multiple of N`);
+        }
+        drafter.onVerified(L);
+      }
+      drafter.release();
+    }
   },
 });

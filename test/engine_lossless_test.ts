@@ -15,6 +15,11 @@ const VARIANTS: { strategy: Strategy; params?: StrategyParams; label: string }[]
     params: { nMax: 70, draftReuse: true },
     label: "failfast N_max 70 + draft reuse",
   },
+  {
+    strategy: "failfast",
+    params: { n0: 4, n: 4, alignWindows: true },
+    label: "failfast N0 = N = 4, aligned windows",
+  },
   { strategy: "dllm-fixed", params: { k: 8 }, label: "dllm-fixed k=8" },
   { strategy: "ar-draft", params: { k: 8 }, label: "ar-draft k=8" },
   { strategy: "ar-draft", params: { k: 8, stopBelow: 0.4 }, label: "ar-draft k=8 stop<0.4" },

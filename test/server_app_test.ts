@@ -164,7 +164,14 @@ Deno.test("server app: request fields and the failfast extension reach the engin
     top_k: 40,
     seed: 123,
     stop: "gamma",
-    failfast: { strategy: "ar", tau: 0.3, n0: 5, n_max: 20, draft_reuse: true },
+    failfast: {
+      strategy: "ar",
+      tau: 0.3,
+      n0: 5,
+      n_max: 20,
+      draft_reuse: true,
+      align_windows: false,
+    },
   });
   const body = await res.json();
   assert.equal(res.status, 200);
@@ -177,7 +184,7 @@ Deno.test("server app: request fields and the failfast extension reach the engin
     seed: 123,
     stop: ["gamma"],
     strategy: "ar",
-    params: { tau: 0.3, n0: 5, nMax: 20, draftReuse: true },
+    params: { tau: 0.3, n0: 5, nMax: 20, draftReuse: true, alignWindows: false },
   });
   assert.equal(body.usage.speculative.strategy, "ar");
   // Without the extension the configured strategy applies.

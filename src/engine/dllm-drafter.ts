@@ -39,6 +39,12 @@ export interface DraftPlan {
   tau: number | null;
   /** Unmask threshold of a denoising pass. */
   threshold: number;
+  /**
+   * Round every window length up so the window ends on a sub-block boundary: a denoising pass
+   * drafts its whole sub-block anyway (one pass per sub-block at a low unmask threshold), so
+   * an aligned window uses all it drafts and never pays a pass for a sub-block it cuts short.
+   */
+  align: boolean;
 }
 
 /** Prediction of the first token of the block starting at `at` (from a block-completion pass). */
@@ -148,7 +154,10 @@ export class DllmDrafter implements Drafter {
   async propose(context: readonly number[], maxLen: number, time: TimeBuckets): Promise<Draft> {
     const { B, S, maskId, plan } = this;
     const L = context.length;
-    let k = Math.min(plan.initial, maxLen);
+    /** A window length, rounded up to a sub-block end when aligned, within the caps. */
+    const windowOf = (n: number) =>
+      Math.min(plan.align ? Math.ceil((L + n) / S) * S - L : n, Math.max(plan.max, n), maxLen);
+    let k = windowOf(plan.initial);
     if (k <= 0) return { tokens: [], passes: 0 };
     let blockStart = Math.floor(L / B) * B;
     let passes = await this.syncCache(context, blockStart, time);
@@ -191,7 +200,7 @@ export class DllmDrafter implements Drafter {
         const decision = this.policy.windowDecision(confs.slice(0, k), plan.tau, plan.max);
         time.policy += performance.now() - t0;
         if (decision !== "extend") break;
-        k = Math.min(k + plan.step, plan.max, maxLen);
+        k = windowOf(Math.min(k + plan.step, plan.max));
         continue;
       }
       if (q >= blockStart + B) {

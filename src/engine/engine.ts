@@ -85,6 +85,11 @@ export class FailFastEngine implements Engine {
   readonly modelName: string;
   readonly contextLength: number;
   private readonly eos: number[];
+  /**
+   * Prompt ids per request object: the server counts a prompt's tokens before generating, and
+   * a long prompt is encoded once (the request's prompt and messages are not changed after).
+   */
+  private readonly encoded = new WeakMap<GenerateRequest, number[]>();
 
   constructor(
     private readonly parts: EngineParts,
@@ -105,6 +110,8 @@ export class FailFastEngine implements Engine {
   }
 
   private encodePrompt(request: GenerateRequest): number[] {
+    const known = this.encoded.get(request);
+    if (known) return known;
     const tok = this.parts.verifier.dir.tokenizer;
     if ((request.prompt === undefined) === (request.messages === undefined)) {
       invalid(
@@ -126,6 +133,7 @@ export class FailFastEngine implements Engine {
     }
     const ids = tok.encode(text);
     if (ids.length === 0) invalid("the prompt is empty", request.messages ? "messages" : "prompt");
+    this.encoded.set(request, ids);
     return ids;
   }
 
@@ -197,6 +205,7 @@ export class FailFastEngine implements Engine {
         k: p.k ?? (strategy === "ar-draft" ? c.arDraftK : c.fixedK),
         stopBelow: p.stopBelow ?? null,
         draftReuse: p.draftReuse ?? c.draftReuse,
+        alignWindows: p.alignWindows ?? c.alignWindows,
       },
     };
   }
@@ -217,6 +226,7 @@ export class FailFastEngine implements Engine {
           max: p.k,
           tau: null,
           threshold: p.unmaskThreshold,
+          align: false,
         }, this.eos);
       case "failfast":
         return new DllmDrafter(drafter!.session, policy, {
@@ -225,6 +235,7 @@ export class FailFastEngine implements Engine {
           max: p.nMax,
           tau: p.tau,
           threshold: p.unmaskThreshold,
+          align: p.alignWindows,
         }, this.eos);
     }
   }

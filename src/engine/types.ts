@@ -29,6 +29,8 @@ export interface StrategyParams {
   stopBelow?: number;
   /** Re-propose the rejected tail of the previous draft when it re-synchronises. */
   draftReuse?: boolean;
+  /** FailFast: windows end on the drafter's sub-block boundaries (N0 and N rounded up). */
+  alignWindows?: boolean;
 }
 
 /** A generation request. Exactly one of `prompt` and `messages` is set. */

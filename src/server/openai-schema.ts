@@ -4,7 +4,7 @@
  * offending field (`messages[1].content`, `failfast.tau`, ...), as OpenAI does.
  *
  * Extension field (documented in the README): `"failfast": {"strategy", "tau", "n0", "n",
- * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse"}` chooses the decoding strategy
+ * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows"}` chooses the decoding strategy
  * and its parameters for one request; unset keys take the server's configured defaults.
  */
 import { type Config, STRATEGIES, type Strategy } from "../config.ts";
@@ -58,6 +58,7 @@ const FAILFAST_KEYS = [
   "k",
   "stop_below",
   "draft_reuse",
+  "align_windows",
 ] as const;
 
 function typeName(v: unknown): string {
@@ -211,6 +212,7 @@ function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyPara
     k: num(v, "k", p("k"), len),
     stopBelow: num(v, "stop_below", p("stop_below"), unit),
     draftReuse: bool(v, "draft_reuse", p("draft_reuse")),
+    alignWindows: bool(v, "align_windows", p("align_windows")),
   };
   if (params.n0 !== undefined && params.nMax !== undefined && params.nMax < params.n0) {
     bad("failfast.n_max", `must be at least failfast.n0 (${params.n0})`);
