@@ -41,7 +41,9 @@ interface Variant {
  * paper's GPU): picked from the sweep (`deno task bench:strategies --sweep --count 10`,
  * bench/results/strategies-sweep.md). The paper's defaults stay the configured defaults.
  */
-const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 4, n: 4, nMax: 60 };
+const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 2, n: 2, nMax: 60 };
+/** The best aligned-window row of the same sweep (windows end on sub-block boundaries). */
+const CPU_ALIGNED: StrategyParams = { tau: 0.45, n0: 1, n: 8, nMax: 60, alignWindows: true };
 
 const failfast = (name: string, params?: StrategyParams): Variant => ({
   name,
@@ -90,17 +92,23 @@ function variants(): Variant[] {
         `N_max ${CPU_TUNED.nMax})`,
       CPU_TUNED,
     ),
+    failfast(
+      `failfast (aligned windows: tau ${CPU_ALIGNED.tau}, N0 ${CPU_ALIGNED.n0}, ` +
+        `N ${CPU_ALIGNED.n}, N_max ${CPU_ALIGNED.nMax})`,
+      CPU_ALIGNED,
+    ),
     ...ks.map((k): Variant => ({
       name: `dllm-fixed k=${k} thr=0.9`,
       family: "dllm-fixed",
       strategy: "dllm-fixed",
       params: { k, unmaskThreshold: 0.9 },
     })),
-    ...(quick ? [] : [0.5, 0.05].map((t): Variant => ({
-      name: `dllm-fixed k=8 thr=${t}`,
+    // the threshold sweep: at 0.05 a pass commits its whole sub-block, as FailFast's passes do
+    ...(quick ? [] : [[8, 0.5], [2, 0.05], [4, 0.05], [8, 0.05]].map(([k, t]): Variant => ({
+      name: `dllm-fixed k=${k} thr=${t}`,
       family: "dllm-fixed",
       strategy: "dllm-fixed",
-      params: { k: 8, unmaskThreshold: t },
+      params: { k, unmaskThreshold: t },
     }))),
     ...arKs.map((k): Variant => ({
       name: `ar-draft k=${k}`,
@@ -276,8 +284,8 @@ const rows: Row[] = list.map((v) => {
   };
 });
 
-const best = (family: Strategy) =>
-  rows.filter((r) => r.family === family).reduce<Row | null>(
+const best = (family: Strategy, where: (r: Row) => boolean = () => true) =>
+  rows.filter((r) => r.family === family && where(r)).reduce<Row | null>(
     (b, r) => (!b || r.speedup > b.speedup ? r : b),
     null,
   );
@@ -307,10 +315,17 @@ const lines = [
 if (!sweep) {
   const ff = best("failfast")!;
   const fixed = best("dllm-fixed");
+  // the paper's Fast-dLLM baseline decodes at unmask threshold 0.9
+  const fixedPaper = best("dllm-fixed", (r) => r.name.endsWith("thr=0.9"));
   const ard = best("ar-draft");
   lines.push(
     "",
     `Best per family (measured): failfast ${ff.speedup.toFixed(2)}x over ar; ` +
+      (fixedPaper
+        ? `${
+          (ff.speedup / fixedPaper.speedup).toFixed(2)
+        }x over the best dllm-fixed at the paper's threshold 0.9 (${fixedPaper.name}); `
+        : "") +
       (fixed
         ? `${(ff.speedup / fixed.speedup).toFixed(2)}x over the best dllm-fixed (${fixed.name}); `
         : "") +
