@@ -39,18 +39,23 @@ interface Case {
   totalMs: number;
 }
 
-/** Median timing of `tokens` run after a prefix of `past` positions (cache restored each rep). */
+/**
+ * Median timing of `tokens` run after a prefix of `past` positions (cache restored each rep);
+ * `before` runs ahead of each rep, untimed.
+ */
 async function time(
   s: ModelSession,
   past: number,
   tokens: number,
   commit: boolean,
   lastRows?: number,
+  before?: (rep: number) => Promise<unknown>,
 ): Promise<Omit<Case, "name">> {
   const cache = s.createCache();
   if (past > 0) await s.forward(cache, ids(past, 1), { commit: true });
   const run: number[] = [], total: number[] = [];
   for (let i = 0; i < reps + 3; i++) {
+    await before?.(i);
     const r = await s.forward(cache, ids(tokens, i + 2), { commit, lastRows });
     if (commit) s.truncate(cache, past);
     if (i < 3) continue; // warm-up
@@ -67,22 +72,12 @@ async function time(
  * in a FailFast round: shows what the drafter's idle thread pool costs the verifier.
  */
 async function timeAfterDrafter(v: ModelSession, d: ModelSession): Promise<Omit<Case, "name">> {
-  const vc = v.createCache(), dc = d.createCache();
-  await v.forward(vc, ids(128, 1), { commit: true });
+  const dc = d.createCache();
   await d.forward(dc, ids(128, 1), { commit: true });
-  const run: number[] = [], total: number[] = [];
-  for (let i = 0; i < reps + 3; i++) {
-    await d.forward(dc, ids(32, i + 2), { commit: false, lastRows: 8 });
-    const r = await v.forward(vc, ids(5, i + 2), { commit: true });
-    v.truncate(vc, 128);
-    if (i < 3) continue;
-    run.push(r.timing.runMs);
-    total.push(r.timing.totalMs);
-  }
-  v.release(vc);
+  const denoise = (i: number) => d.forward(dc, ids(32, i + 2), { commit: false, lastRows: 8 });
+  const timing = await time(v, 128, 5, true, undefined, denoise);
   d.release(dc);
-  const runMs = median(run), totalMs = median(total);
-  return { runMs, totalMs, tsMs: totalMs - runMs };
+  return timing;
 }
 
 const results: Record<string, Case[]> = {};

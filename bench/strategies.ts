@@ -243,6 +243,7 @@ const speedupFinished = (name: string) => {
 interface Row {
   name: string;
   family: Strategy;
+  params?: StrategyParams;
   tokensPerSecond: number;
   speedup: number;
   /** Speed-up over ar on the questions whose ar answer ends before the token cap. */
@@ -266,6 +267,7 @@ const rows: Row[] = list.map((v) => {
   return {
     name: v.name,
     family: v.family,
+    params: v.params,
     tokensPerSecond: tps,
     speedup: tps / arTps,
     speedupFinished: speedupFinished(v.name),
@@ -316,7 +318,7 @@ if (!sweep) {
   const ff = best("failfast")!;
   const fixed = best("dllm-fixed");
   // the paper's Fast-dLLM baseline decodes at unmask threshold 0.9
-  const fixedPaper = best("dllm-fixed", (r) => r.name.endsWith("thr=0.9"));
+  const fixedPaper = best("dllm-fixed", (r) => r.params?.unmaskThreshold === 0.9);
   const ard = best("ar-draft");
   lines.push(
     "",

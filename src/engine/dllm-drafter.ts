@@ -29,7 +29,7 @@ import type { TimeBuckets } from "./stats.ts";
 
 /** How long a draft grows. */
 export interface DraftPlan {
-  /** First window length (N0, or the fixed k). */
+  /** First window length (N0, or the fixed k; at most `max`). */
   initial: number;
   /** Extension step N (0: never extend). */
   step: number;
@@ -156,7 +156,7 @@ export class DllmDrafter implements Drafter {
     const L = context.length;
     /** A window length, rounded up to a sub-block end when aligned, within the caps. */
     const windowOf = (n: number) =>
-      Math.min(plan.align ? Math.ceil((L + n) / S) * S - L : n, Math.max(plan.max, n), maxLen);
+      Math.min(plan.align ? Math.ceil((L + n) / S) * S - L : n, plan.max, maxLen);
     let k = windowOf(plan.initial);
     if (k <= 0) return { tokens: [], passes: 0 };
     let blockStart = Math.floor(L / B) * B;
@@ -200,7 +200,7 @@ export class DllmDrafter implements Drafter {
         const decision = this.policy.windowDecision(confs.slice(0, k), plan.tau, plan.max);
         time.policy += performance.now() - t0;
         if (decision !== "extend") break;
-        k = windowOf(Math.min(k + plan.step, plan.max));
+        k = windowOf(k + plan.step);
         continue;
       }
       if (q >= blockStart + B) {

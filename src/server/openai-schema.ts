@@ -4,8 +4,9 @@
  * offending field (`messages[1].content`, `failfast.tau`, ...), as OpenAI does.
  *
  * Extension field (documented in the README): `"failfast": {"strategy", "tau", "n0", "n",
- * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows"}` chooses the decoding strategy
- * and its parameters for one request; unset keys take the server's configured defaults.
+ * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows"}` chooses the
+ * decoding strategy and its parameters for one request; unset keys take the server's configured
+ * defaults.
  */
 import { type Config, STRATEGIES, type Strategy } from "../config.ts";
 import { InvalidRequestError } from "../errors.ts";
