@@ -68,15 +68,42 @@ async function time(
 }
 
 /**
- * Median timing of a 5-row verify pass (past 128) run right after a drafter denoising pass, as
- * in a FailFast round: shows what the drafter's idle thread pool costs the verifier.
+ * A pass of `s` over `tokens` after a cached prefix of 128 (not committed, or committed and cut
+ * back), to run ahead of each rep of another session's timing as the other half of a round does;
+ * `done` releases its cache.
  */
-async function timeAfterDrafter(v: ModelSession, d: ModelSession): Promise<Omit<Case, "name">> {
-  const dc = d.createCache();
-  await d.forward(dc, ids(128, 1), { commit: true });
-  const denoise = (i: number) => d.forward(dc, ids(32, i + 2), { commit: false, lastRows: 8 });
-  const timing = await time(v, 128, 5, true, undefined, denoise);
-  d.release(dc);
+async function otherHalf(s: ModelSession, tokens: number, commit: boolean, lastRows?: number) {
+  const cache = s.createCache();
+  await s.forward(cache, ids(128, 1), { commit: true });
+  return {
+    run: async (i: number) => {
+      await s.forward(cache, ids(tokens, i + 2), { commit, lastRows });
+      if (commit) s.truncate(cache, 128);
+    },
+    done: () => s.release(cache),
+  };
+}
+
+/**
+ * A 5-row verify pass (past 128) right after a drafter denoising pass, as in a FailFast round:
+ * shows what the drafter's idle thread pool costs the verifier.
+ */
+async function verifyAfterDrafter(v: ModelSession, d: ModelSession) {
+  const denoise = await otherHalf(d, 32, false, 8);
+  const timing = await time(v, 128, 5, true, undefined, denoise.run);
+  denoise.done();
+  return timing;
+}
+
+/**
+ * A denoising pass (32-token window, 8 rows kept, past 128) right after a 5-row verify pass:
+ * the verifier's pool spins for a while after its pass, on the cores a multi-threaded drafter
+ * pass wants.
+ */
+async function denoiseAfterVerifier(v: ModelSession, d: ModelSession) {
+  const verify = await otherHalf(v, 5, true);
+  const timing = await time(d, 128, 32, false, 8, verify.run);
+  verify.done();
   return timing;
 }
 
@@ -105,19 +132,33 @@ for (const backend of backends) {
     { name: "verifier verify 5 rows (past 128)", ...(await time(v, 128, 5, true)) },
   ];
   if (backend === "ort-node") {
-    // The sessions above spin (onnxruntime's default); the engine opens drafters sleeping.
+    // The sessions above spin (onnxruntime's default); the engine opens drafters with one
+    // thread (FAILFAST_DRAFTER_THREADS), or sleeping when given more.
     const sleeping = await openModel(drafterDir, { ...options, spin: false });
+    const single = await openModel(drafterDir, { ...options, threads: 1 });
     cases.push(
       {
         name: "verifier verify 5 rows after a drafter pass, drafter pool spinning",
-        ...(await timeAfterDrafter(v, d)),
+        ...(await verifyAfterDrafter(v, d)),
       },
       {
         name: "verifier verify 5 rows after a drafter pass, drafter pool sleeping",
-        ...(await timeAfterDrafter(v, sleeping)),
+        ...(await verifyAfterDrafter(v, sleeping)),
+      },
+      {
+        name: "verifier verify 5 rows after a drafter pass, drafter on one thread",
+        ...(await verifyAfterDrafter(v, single)),
+      },
+      {
+        name: "dLLM drafter denoise (8 rows kept) after a verify pass, drafter pool sleeping",
+        ...(await denoiseAfterVerifier(v, sleeping)),
+      },
+      {
+        name: "dLLM drafter denoise (8 rows kept) after a verify pass, drafter on one thread",
+        ...(await denoiseAfterVerifier(v, single)),
       },
     );
-    await sleeping.close();
+    await Promise.all([sleeping.close(), single.close()]);
   }
   await Promise.all([v.close(), d.close(), a.close()]);
   results[backend] = cases;

@@ -33,6 +33,7 @@ export interface Config {
   backend: Backend;
   device: Device;
   threads: number;
+  drafterThreads: number;
   drafterSpin: boolean;
   graphOptimization: GraphOptLevel;
   remoteUrl: string;
@@ -147,11 +148,22 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     "Intra-op threads per session (0: the runtime's default).",
   ),
   def(
+    "drafterThreads",
+    "FAILFAST_DRAFTER_THREADS",
+    { type: "int", min: 0, max: 256 },
+    1,
+    "Intra-op threads of the drafters' onnxruntime-node sessions (0: as FAILFAST_THREADS). One by " +
+      "default: a drafter pass is small, and run on the calling thread it leaves the other cores " +
+      "to the verifier's pool, which spin-waits between passes (`deno task bench:runtime`, the " +
+      '"after a verify pass" rows).',
+  ),
+  def(
     "drafterSpin",
     "FAILFAST_DRAFTER_SPIN",
     { type: "bool" },
     false,
-    "Let the drafters' onnxruntime-node thread pools spin-wait after a pass. Off by default: a " +
+    "With more than one drafter thread: let the drafters' onnxruntime-node pools spin-wait after " +
+      "a pass. Off by default: a " +
       "drafter pass is always followed by a verifier pass, and a spinning idle pool takes the " +
       "cores that pass needs (the verifier's own pool spins, as plain decoding wants).",
   ),

@@ -2,8 +2,10 @@
 
 At these sizes onnxruntime's latency is per-operator overhead, so the graph is kept lean:
 - one MatMul per layer for Q, K, V (the 1/sqrt(head_dim) scale folded into the Q columns),
-  one Split; RoPE's rotate_half is a fixed signed permutation: one Gather per layer, with the
-  sign folded into the sin table (weights are not duplicated: the size budget is tight);
+  one Split; RoPE's rotate_half swaps the two halves of every head (one Slice with step -1 over
+  a [.., heads, 2, hd/2] view; a Gather of the permuted columns cost 47 us for a 32-token
+  window, onnxruntime gathering one float at a time), with the sign folded into the sin table
+  (weights are not duplicated: the size budget is tight);
 - RoPE cos/sin, the attention mask and its GQA tiling are computed once per graph;
 - grouped-query attention without repeating K/V (query heads of a group stacked on rows);
 - gate and up projections in one MatMul.
@@ -11,9 +13,10 @@ The mask: query positions come from position_ids, key positions are 0..past+seq-
 length of attention_mask); causal (k <= q) or block-causal (k//bd <= q//bd), and'ed with
 attention_mask as key padding.
 num_logits_to_keep (int64 scalar, 0 = all rows, as HF transformers' logits_to_keep): only the
-last n rows go through the final norm and the vocabulary projection. A prefill needs one row,
-a drafter's denoising pass one sub-block; the projection is a large share of a shallow
-model's arithmetic (32 x 4096 x 256 multiply-adds for a 32-token window).
+last n rows go through the last layer's attention output and MLP, the final norm and the
+vocabulary projection (every row still writes its keys and values). A prefill needs one row,
+a drafter's denoising pass one sub-block; for a shallow model over a 32-token window the
+projection and the last layer's unused rows are a large share of the arithmetic.
 """
 import math
 
@@ -33,10 +36,8 @@ class ExportDecoder(nn.Module):
         self.embed = nn.Parameter(m.embed.weight.detach().clone())
         inv = 1.0 / (c.rope_theta ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
         self.register_buffer("inv_freq", torch.cat([inv, inv]))
-        # rotate_half(x) == x[perm] * sign, per head, over the [q heads | k heads] layout
+        # rotate_half(x) == (x with each head's halves swapped) * sign, over [q heads | k heads]
         h = hd // 2
-        perm = torch.cat([torch.arange(h, hd), torch.arange(0, h)])
-        self.register_buffer("perm", torch.cat([perm + i * hd for i in range(H + KV)]))
         self.register_buffer("sign", torch.cat([-torch.ones(h), torch.ones(h)]).repeat(H + KV))
         scale = 1.0 / math.sqrt(hd)
         self.w_attn, self.w_o, self.w_gu, self.w_down, self.n1, self.n2 = (nn.ParameterList() for _ in range(6))
@@ -75,28 +76,36 @@ class ExportDecoder(nn.Module):
         ok = ok & attention_mask.unsqueeze(1).to(torch.bool)
         mask = torch.where(ok, torch.tensor(0.0), torch.tensor(NEG))
         mask = mask.repeat(1, G, 1).unsqueeze(1)
+        # rows whose logits are kept; shapes as tensors (not Python ints) so that the traced graph
+        # keeps them dynamic
+        seq = torch._shape_as_tensor(input_ids)[1]
+        n = torch.where(num_logits_to_keep > 0, torch.minimum(num_logits_to_keep, seq), seq)
+        kept = torch.arange(seq - n, seq)
         presents = []
         for i in range(c.num_hidden_layers):
             h = self._rms(x, self.n1[i])
             qk, v = torch.matmul(h, self.w_attn[i]).split([(H + KV) * hd, KV * hd], -1)
-            qk = qk * cos + torch.index_select(qk, 2, self.perm) * sin
+            swapped = qk.reshape(B, T, H + KV, 2, hd // 2).flip(3).reshape(B, T, (H + KV) * hd)
+            qk = qk * cos + swapped * sin
             q, k = qk.split([H * hd, KV * hd], -1)
-            q = q.reshape(B, T, KV, G, hd).permute(0, 2, 3, 1, 4).reshape(B, KV, G * T, hd)
             k = k.reshape(B, T, KV, hd).transpose(1, 2)
             v = v.reshape(B, T, KV, hd).transpose(1, 2)
             k = torch.cat([past[2 * i], k], 2)
             v = torch.cat([past[2 * i + 1], v], 2)
             presents += [k, v]
-            att = torch.softmax(torch.matmul(q, k.transpose(2, 3)) + mask, -1)
-            y = torch.matmul(att, v).reshape(B, KV, G, T, hd).permute(0, 3, 1, 2, 4).reshape(B, T, H * hd)
+            m, rows = mask, T
+            if i == c.num_hidden_layers - 1:
+                # past the keys and values, only the kept rows matter
+                q, x = torch.index_select(q, 1, kept), torch.index_select(x, 1, kept)
+                m = torch.index_select(mask.reshape(B, 1, G, T, -1), 3, kept).reshape(B, 1, G * n, -1)
+                rows = n
+            q = q.reshape(B, rows, KV, G, hd).permute(0, 2, 3, 1, 4).reshape(B, KV, G * rows, hd)
+            att = torch.softmax(torch.matmul(q, k.transpose(2, 3)) + m, -1)
+            y = torch.matmul(att, v).reshape(B, KV, G, rows, hd).permute(0, 3, 1, 2, 4).reshape(B, rows, H * hd)
             x = x + torch.matmul(y, self.w_o[i])
             h = self._rms(x, self.n2[i])
             g, u = torch.matmul(h, self.w_gu[i]).split([I, I], -1)
             x = x + torch.matmul(F.silu(g) * u, self.w_down[i])
-        # shapes as tensors (not Python ints) so that the traced graph keeps them dynamic
-        seq = torch._shape_as_tensor(input_ids)[1]
-        keep = torch.where(num_logits_to_keep > 0, torch.minimum(num_logits_to_keep, seq), seq)
-        x = torch.index_select(x, 1, torch.arange(seq - keep, seq))
         x = self._rms(x, self.norm)
         logits = torch.matmul(x, self.embed.t())
         return (logits, *presents)

@@ -5,8 +5,10 @@
 # after a verified prefix of any length), and each masked position's loss weighted by
 # 0.8^(distance from the block's first mask), since a draft is accepted only up to its first
 # miss. About 90 minutes on 2 cores; checkpoints and resumes (rerun after an interruption).
-# The verifier and the AR drafter are unchanged.
-# Usage: models/train/refine_drafter.sh [DATA_DIR] [CKPT_DIR]   (DRAFTER3_END=HH:MM UTC to fit a deadline)
+# The fourth generation continues the third the same way (a lower peak LR, a new seed so that
+# the noise differs). The verifier and the AR drafter are unchanged.
+# Usage: models/train/refine_drafter.sh [DATA_DIR] [CKPT_DIR]
+#   (DRAFTER3_END / DRAFTER4_END=HH:MM UTC fit a stage to a deadline)
 set -euo pipefail
 source "$(dirname "$0")/pipeline.sh" "$@"
 
@@ -15,11 +17,16 @@ log "1. dLLM drafter, continued with offset-weighted suffix masks"
   --tok "$TOK" --data "distill:$CK/distill.jsonl" --ckpt-dir "$CK" --epochs 30 --lr 5e-4 --warmup 20 \
   --p-iid 0.1 --p-subblock 0.2 --offset-decay 0.8 ${DRAFTER3_END:+--end-time $DRAFTER3_END} > "$CK/drafter3.log" 2>&1
 
-log "2. drafter eval (8- and 4-token sub-blocks)"
-$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --dllm "$CK/drafter3.final.pt" --out "$CK/drafter3_eval.json"
-$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --dllm "$CK/drafter3.final.pt" --sub-block 4 --out "$CK/drafter3_eval_sub4.json"
+log "2. dLLM drafter, continued again (fourth generation)"
+[ -f "$CK/drafter4.final.pt" ] || $PY train_dllm.py --name drafter4 --init "$CK/drafter3.final.pt" \
+  --tok "$TOK" --data "distill:$CK/distill.jsonl" --ckpt-dir "$CK" --epochs 30 --lr 3e-4 --warmup 20 --seed 4322 \
+  --p-iid 0.1 --p-subblock 0.2 --offset-decay 0.8 ${DRAFTER4_END:+--end-time $DRAFTER4_END} > "$CK/drafter4.log" 2>&1
 
-log "3. export, checks, latency"
-$PY export_onnx.py --ckpt "$CK/drafter3.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST"
+log "3. drafter eval (8- and 4-token sub-blocks)"
+$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --dllm "$CK/drafter4.final.pt" --out "$CK/drafter4_eval.json"
+$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --dllm "$CK/drafter4.final.pt" --sub-block 4 --out "$CK/drafter4_eval_sub4.json"
+
+log "4. export, checks, latency"
+$PY export_onnx.py --ckpt "$CK/drafter4.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST"
 check_models
 log "done"

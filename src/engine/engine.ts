@@ -15,7 +15,7 @@ import type { Logger } from "../log.ts";
 import { checkSameVocabulary, loadModelDir, type ModelDir } from "../model/model-dir.ts";
 import type { PolicyCore, RngState, SamplingParams } from "../policy/core.ts";
 import { loadPolicy } from "../policy/load-deno.ts";
-import { openModel } from "../runtime/create.ts";
+import { openModel, type RuntimeOptions } from "../runtime/create.ts";
 import type { ModelSession } from "../runtime/types.ts";
 import { ArDrafter } from "./ar-drafter.ts";
 import type { Drafter } from "./drafter.ts";
@@ -381,25 +381,33 @@ export async function createEngine(
     dir: string,
     kind: "ar" | "dllm",
     what: string,
-    spin: boolean,
+    runtime: Partial<RuntimeOptions> = {},
   ): Promise<LoadedModel> => {
     progress(`loading ${what} from ${dir}`);
     const model = await loadModelDir(dir, kind);
-    const session = await openModel(model, { ...config, spin });
+    const session = await openModel(model, { ...config, ...runtime });
     log.info("model loaded", { what, dir, backend: session.backend });
     return { dir: model, session };
   };
   progress("loading the policy core");
   const policy = await loadPolicy();
-  const verifier = await open(config.verifierDir, "ar", "verifier", true);
-  // Drafter passes alternate with verifier passes on the same cores: a drafter pool left
-  // spinning after its pass slows the verifier's next pass (bench/results/runtime.md, the
-  // "after a drafter pass" rows), so drafter pools sleep at once unless configured otherwise.
+  const verifier = await open(config.verifierDir, "ar", "verifier");
+  // Drafter passes alternate with verifier passes on the same cores, and onnxruntime-node's
+  // pools spin-wait after a pass: the verifier's, which plain decoding wants, takes the cores a
+  // multi-threaded drafter pass needs, and a spinning drafter pool slows the verifier's next pass
+  // (bench/results/runtime.md, the "after a ... pass" rows). So drafters run on one thread by
+  // default, and sleep at once when given more.
+  const drafterRuntime: Partial<RuntimeOptions> = {
+    spin: config.drafterSpin,
+    ...(config.backend === "ort-node" && config.drafterThreads > 0
+      ? { threads: config.drafterThreads }
+      : {}),
+  };
   const drafter = config.drafterDir
-    ? await open(config.drafterDir, "dllm", "diffusion drafter", config.drafterSpin)
+    ? await open(config.drafterDir, "dllm", "diffusion drafter", drafterRuntime)
     : null;
   const arDrafter = config.arDrafterDir
-    ? await open(config.arDrafterDir, "ar", "AR drafter", config.drafterSpin)
+    ? await open(config.arDrafterDir, "ar", "AR drafter", drafterRuntime)
     : null;
   for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
   const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log);
