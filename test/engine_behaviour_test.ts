@@ -250,3 +250,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "engine: denoising windows end with the block, or with the sub-block when the model says so",
+  sanitizeResources: false,
+  async fn() {
+    const request = chat(ownQuestions(3)[1], { maxTokens: 80, strategy: "ar" });
+    const ar = await collect(engine.generate(request));
+    const tok = parts.verifier.dir.tokenizer;
+    const prompt = tok.encode(tok.renderChat(request.messages!));
+    const session = parts.drafter!.session;
+    const B = session.config.blockSize!, S = session.config.subBlockSize!;
+    const eos = [...parts.verifier.dir.config.eosTokenIds];
+    const plan = { initial: 4, step: 4, max: 24, tau: 0, threshold: 0.05, align: false };
+    for (const denoiseWindow of ["block_end", "sub_block_end"] as const) {
+      // The same session, its config saying where windows end; denoising passes recorded.
+      const windows: number[][] = [];
+      const recording: typeof session = Object.create(session, {
+        config: { value: { ...session.config, denoiseWindow } },
+        forward: {
+          value: (...args: Parameters<typeof session.forward>) => {
+            if (!args[2].commit) windows.push(Array.from(args[2].positions!));
+            return session.forward(...args);
+          },
+        },
+      });
+      const drafter = new DllmDrafter(recording, parts.policy, plan, eos);
+      const drafts: number[][] = [];
+      for (let n = 0; n < 40; n += 3) {
+        const context = [...prompt, ...ar.tokens.slice(0, n)];
+        drafts.push((await drafter.propose(context, 1000, newTimeBuckets())).tokens);
+        drafter.onVerified(context.length);
+      }
+      drafter.release();
+      assert.ok(windows.length > 10);
+      for (const w of windows) {
+        const from = Math.min(...w), to = Math.max(...w) + 1;
+        assert.equal(from % B, 0, `a window starts at ${from}, inside a block`);
+        assert.equal(to - from, w.length, "a window has a gap");
+        if (denoiseWindow === "block_end") assert.equal(to - from, B);
+        else {
+          assert.equal(to % S, 0, `a window ends at ${to}, inside a sub-block`);
+          assert.ok(to - from <= B);
+        }
+      }
+      if (denoiseWindow === "sub_block_end") {
+        assert.ok(windows.some((w) => w.length < B), "no window was cut short");
+      }
+      // Either way the drafts are drafts: no mask token, the planned lengths.
+      for (const d of drafts) {
+        assert.ok(!d.includes(session.config.maskTokenId!));
+        assert.ok(d.length >= 1 && d.length <= plan.max);
+      }
+    }
+  },
+});

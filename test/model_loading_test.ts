@@ -126,6 +126,13 @@ Deno.test("model: missing and corrupt files fail with ModelLoadError naming the 
       /config\.json$/,
       /bd_size/,
     ],
+    [
+      "drafter with an unknown denoise_window",
+      (d) => editJson(`${d}/config.json`, (o) => (o.denoise_window = "sub_block")),
+      "dllm",
+      /config\.json$/,
+      /"denoise_window" must be one of "block_end", "sub_block_end", got "sub_block"/,
+    ],
   ];
   for (const [name, breakIt, kind, file, reason] of cases) {
     const dir = await copyModel(kind === "dllm" ? DRAFTER_DIR : VERIFIER_DIR);

@@ -11,6 +11,8 @@ end of s's block (the current and later sub-blocks masked); block-causal attenti
 shift. Agreement at offset k = argmax at position s+k-2 equals the verifier's token s+k-1.
 When s starts a block, offset 1 is the AR-style prediction from the clean previous block
 (the runtime's block-completion pass). Also: mean number of leading matching tokens.
+--window sub_block_end: the masks stop at the end of s's sub-block (a drafter trained with
+train_dllm.py --p-trunc, its config saying "denoise_window": "sub_block_end").
 
 Usage: eval_drafters.py --verifier-out FILE [--ar CKPT] [--dllm CKPT] [--out FILE]
 """
@@ -41,7 +43,7 @@ def ar_agreement(model, items):
 
 
 @torch.no_grad()
-def dllm_agreement(model, items, bd, sub, mask_id=MASK_ID):
+def dllm_agreement(model, items, bd, sub, mask_id=MASK_ID, to_sub_block_end=False):
     hits = torch.zeros(sub)
     n_win = 0
     lead = 0
@@ -60,7 +62,7 @@ def dllm_agreement(model, items, bd, sub, mask_id=MASK_ID):
         for b, s in enumerate(starts):
             end = (s // bd + 1) * bd
             x[b, :s] = torch.tensor(seq[:s])
-            valid[b, :end] = True  # keys beyond s's block do not exist for this pass
+            valid[b, :s + sub if to_sub_block_end else end] = True  # keys past the window do not exist
         pos = torch.arange(L)[None].expand(B, -1)
         logits, _ = model(x, pos, causal_mask(pos, torch.arange(L), valid, bd_size=bd))
         for b, s in enumerate(starts):
@@ -81,6 +83,7 @@ def main():
     ap.add_argument("--bd-size", type=int, default=32)
     ap.add_argument("--sub-block", type=int, default=8)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--window", choices=["block_end", "sub_block_end"], default="block_end")
     ap.add_argument("--out", default=None)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -95,10 +98,12 @@ def main():
     if args.dllm:
         m, ck = load_model(args.dllm)
         m.eval()
-        by_off, mean, lead, n_win = dllm_agreement(m, items, args.bd_size, args.sub_block)
+        by_off, mean, lead, n_win = dllm_agreement(m, items, args.bd_size, args.sub_block,
+                                                   to_sub_block_end=args.window == "sub_block_end")
         res["dllm_drafter"] = {"checkpoint": args.dllm, "agreement_by_offset_pct": [round(v, 1) for v in by_off],
                                "mean_agreement_pct": round(mean, 1), "mean_leading_matches": round(lead, 2),
-                               "windows": n_win, "sub_block": args.sub_block, "bd_size": args.bd_size}
+                               "windows": n_win, "sub_block": args.sub_block, "bd_size": args.bd_size,
+                               "denoise_window": args.window}
     print(json.dumps(res), flush=True)
     if args.out:
         json.dump(res, open(args.out, "w"), indent=2)

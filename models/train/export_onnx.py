@@ -21,7 +21,7 @@ from generate import greedy_batch
 from model import causal_mask, load_model, write_json
 
 
-def hf_config(m, tok, kind, bd, sub):
+def hf_config(m, tok, kind, bd, sub, window="block_end"):
     c = m.c
     cfg = {
         "architectures": ["Qwen2ForCausalLM"],
@@ -52,7 +52,7 @@ def hf_config(m, tok, kind, bd, sub):
     }
     if kind == "drafter":
         cfg.update({"mask_token_id": tok.specials[MASK], "bd_size": bd, "sub_block_size": sub,
-                    "attention_pattern": "block_causal", "token_shift": True})
+                    "attention_pattern": "block_causal", "token_shift": True, "denoise_window": window})
     return cfg
 
 
@@ -128,6 +128,8 @@ def main():
     ap.add_argument("--test", required=True)
     ap.add_argument("--bd-size", type=int, default=32)
     ap.add_argument("--sub-block", type=int, default=8)
+    ap.add_argument("--denoise-window", choices=["block_end", "sub_block_end"], default="block_end",
+                    help="drafter: where the runtime's denoising windows end (sub_block_end: trained with --p-trunc)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -140,7 +142,7 @@ def main():
     with torch.no_grad():
         em = export(m, bd, onnx_path)
         diff = check_export_model(m, em, bd)
-    cfg = hf_config(m, tok, args.kind, args.bd_size, args.sub_block)
+    cfg = hf_config(m, tok, args.kind, args.bd_size, args.sub_block, args.denoise_window)
     write_json(os.path.join(args.out, "config.json"), cfg)
     write_json(os.path.join(args.out, "generation_config.json"), {
         "bos_token_id": cfg["bos_token_id"], "eos_token_id": cfg["eos_token_id"], "pad_token_id": cfg["pad_token_id"],

@@ -16,6 +16,10 @@ Noise per block, one of three kinds (shares set by --p-iid and --p-subblock):
   sub-block suffix: mask positions >= c inside the block, c a sub-block start (1, 8, 16, 24):
     exactly what a FailFast denoising pass sees (low unmask threshold: one pass per sub-block);
   uniform suffix: the same with c uniform in the block.
+--p-trunc q: a suffix-masked block is, with probability q, cut after the sub-block of its first
+mask (its later noisy keys hidden, their positions out of the loss): the window a runtime feeds
+when its config.json says "denoise_window": "sub_block_end" (fewer rows per pass, and nothing
+of the later sub-blocks to see but masks anyway).
 --offset-decay g < 1 weights a suffix-masked position's loss by g^(its distance from the first
 mask of its block): a draft is accepted up to its first miss, so the first masked positions
 decide the accepted length and the far ones hardly matter.
@@ -36,7 +40,7 @@ from training import Schedule, adamw, add_run_args, lr_at, optimise, restore, st
 EPS = 1e-3
 
 
-def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25, decay=1.0):
+def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25, decay=1.0, p_trunc=0.0):
     B = len(idxs)
     L = max(len(examples[i][0]) for i in idxs)
     L = (L + bd - 1) // bd * bd
@@ -64,6 +68,11 @@ def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=
     use_iid = (kind < p_iid).repeat_interleave(bd, 1)
     m = torch.where(use_iid, iid, suffix) & ans
     noisy = torch.where(m, torch.full_like(ids, mask_id), ids)
+    # truncated windows: noisy positions past the end of the first mask's sub-block are hidden
+    # (no draw when off: earlier generations' noise streams stay reproducible)
+    cut = (kind >= p_iid) & (torch.rand(B, nb, generator=gen) < p_trunc) if p_trunc > 0 else kind < 0
+    end = torch.where(cut, (c // sub + 1) * sub, torch.full_like(c, bd))
+    hidden = inblk[None] >= end.repeat_interleave(bd, 1)
     x = torch.cat([noisy, ids], 1)
     pos1 = torch.arange(L)
     pos = torch.cat([pos1, pos1])[None].expand(B, -1)
@@ -72,12 +81,12 @@ def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=
     bq, bk = blk[:, None], blk[None, :]
     cq, ck = clean[:, None], clean[None, :]
     allowed = ((~cq) & (~ck) & (bk == bq)) | ((~cq) & ck & (bk < bq)) | (cq & ck & (bk <= bq))
-    key_valid = torch.cat([valid, valid], 1)
+    key_valid = torch.cat([valid & ~hidden, valid], 1)
     mask = torch.where(allowed[None] & key_valid[:, None, :], 0.0, NEG)[:, None]
     # labels (token shift): noisy j predicts masked j+1; clean block end j predicts block start j+1
     labels = torch.full((B, 2 * L), -100, dtype=torch.long)
     nxt = ids[:, 1:]
-    labels[:, :L - 1] = torch.where(m[:, 1:], nxt, torch.full_like(nxt, -100))
+    labels[:, :L - 1] = torch.where(m[:, 1:] & ~hidden[:, 1:], nxt, torch.full_like(nxt, -100))
     blk_start = (inblk[1:] == 0)[None] & ans[:, 1:]
     labels[:, L:2 * L - 1] = torch.where(blk_start, nxt, torch.full_like(nxt, -100))
     # loss weights: g^(distance from the block's first mask) on suffix-masked positions, 1 elsewhere
@@ -107,6 +116,8 @@ def main():
                     help="share of blocks masked from a sub-block start to the block end")
     ap.add_argument("--offset-decay", type=float, default=1.0,
                     help="loss weight g^d for a suffix-masked position d after its block's first mask (1: uniform)")
+    ap.add_argument("--p-trunc", type=float, default=0.0,
+                    help="share of suffix-masked blocks cut after the first mask's sub-block")
     args = ap.parse_args()
     ck_path, final_path = start_run(args)
     tok = BPETokenizer.from_file(os.path.join(args.tok, "tokenizer.json"))
@@ -133,7 +144,7 @@ def main():
         t0 = time.time()
         x, pos, mask, labels, weights = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size,
                                                     args.sub_block, gen, args.p_iid, args.p_subblock,
-                                                    args.offset_decay)
+                                                    args.offset_decay, args.p_trunc)
         hidden, _ = model(x, pos, mask, return_hidden=True)
         loss = tied_head_loss(model, hidden, labels, weights if args.offset_decay < 1 else None)
         optimise(model, opt, loss, lr_at(step, sched.total, args.lr, args.warmup))

@@ -16,6 +16,10 @@
  * The cache keeps complete blocks only; after verification it is cut back to the last complete
  * block inside the verified prefix.
  *
+ * A drafter whose config.json says `"denoise_window": "sub_block_end"` (trained so) gets windows
+ * that end with the sub-block being decided instead of the block: the later sub-blocks hold only
+ * masks, and leaving them out saves their rows in every layer.
+ *
  * Only the logits rows a pass uses are asked for: the last row of a block-completion pass, the
  * sub-block's rows of a denoising pass. The window lies inside one block that starts at the
  * cache's end, where block-causal attention does not depend on the order of the tokens, so the
@@ -61,6 +65,8 @@ export class DllmDrafter implements Drafter {
   private readonly S: number;
   private readonly maskId: number;
   private readonly eos: Set<number>;
+  /** Denoising windows end with the current sub-block (else with the block). */
+  private readonly toSubBlockEnd: boolean;
 
   constructor(
     private readonly session: ModelSession,
@@ -72,6 +78,7 @@ export class DllmDrafter implements Drafter {
     this.B = c.blockSize!;
     this.S = c.subBlockSize!;
     this.maskId = c.maskTokenId!;
+    this.toSubBlockEnd = c.denoiseWindow === "sub_block_end";
     this.eos = new Set(eosTokenIds);
     this.cache = session.createCache();
   }
@@ -88,15 +95,16 @@ export class DllmDrafter implements Drafter {
   }
 
   /**
-   * A denoising pass over the block window that returns only the rows [from, to) of the
-   * window (in order): those rows go last, the rest first, each token with its own position.
+   * A denoising pass over `window` (the current block from its start, committed tokens and
+   * masks) that returns only its rows [from, to) (in order): those rows go last, the rest first,
+   * each token with its own position.
    */
-  private async denoise(block: Int32Array, from: number, to: number, time: TimeBuckets) {
+  private async denoise(window: Int32Array, from: number, to: number, time: TimeBuckets) {
     const order: number[] = [];
-    for (let i = 0; i < block.length; i++) if (i < from || i >= to) order.push(i);
+    for (let i = 0; i < window.length; i++) if (i < from || i >= to) order.push(i);
     for (let i = from; i < to; i++) order.push(i);
     const start = this.cache.length;
-    return await this.forward(order.map((i) => block[i]), {
+    return await this.forward(order.map((i) => window[i]), {
       commit: false,
       lastRows: to - from,
       positions: order.map((i) => start + i),
@@ -222,7 +230,8 @@ export class DllmDrafter implements Drafter {
         for (let p = first; p < sbEnd; p++) masked.push(block[p - blockStart] === maskId);
         if (!masked.some(Boolean)) break;
         // Row of position p is p - 1 - blockStart (token shift).
-        const r = await this.denoise(block, first - 1 - blockStart, sbEnd - 1 - blockStart, time);
+        const window = this.toSubBlockEnd ? block.subarray(0, sbEnd - blockStart) : block;
+        const r = await this.denoise(window, first - 1 - blockStart, sbEnd - 1 - blockStart, time);
         passes++;
         const t0 = performance.now();
         const u = this.policy.unmask(r.logits, r.vocab, masked, maskId, plan.threshold);

@@ -28,7 +28,16 @@ export interface ModelConfig {
   blockSize: number | null;
   /** dLLM only: sub-block size S (default 8). */
   subBlockSize: number | null;
+  /**
+   * dLLM only: where a denoising pass's window ends (`denoise_window`). "block_end" (the
+   * default, Fast-dLLM v2): the whole current block, later sub-blocks as masks; "sub_block_end":
+   * the end of the sub-block being decided, for a drafter trained with such windows (fewer rows).
+   */
+  denoiseWindow: DenoiseWindow | null;
 }
+
+export const DENOISE_WINDOWS = ["block_end", "sub_block_end"] as const;
+export type DenoiseWindow = typeof DENOISE_WINDOWS[number];
 
 function ids(value: unknown): number[] {
   if (value === undefined || value === null) return [];
@@ -96,6 +105,7 @@ export function parseModelConfig(
     maskTokenId: ids(raw.mask_token_id)[0] ?? null,
     blockSize: ids(raw.bd_size)[0] ?? null,
     subBlockSize: ids(raw.sub_block_size)[0] ?? null,
+    denoiseWindow: null,
   };
   if (eos.length === 0) {
     throw new ModelLoadError(path, `no "eos_token_id": generation could never stop`);
@@ -111,6 +121,16 @@ export function parseModelConfig(
     if (config.blockSize % config.subBlockSize !== 0) {
       throw new ModelLoadError(path, `"sub_block_size" must divide "bd_size"`);
     }
+    const window = raw.denoise_window ?? "block_end";
+    if (!DENOISE_WINDOWS.includes(window as DenoiseWindow)) {
+      throw new ModelLoadError(
+        path,
+        `"denoise_window" must be one of ${DENOISE_WINDOWS.map((w) => `"${w}"`).join(", ")}, got ${
+          JSON.stringify(raw.denoise_window)
+        }`,
+      );
+    }
+    config.denoiseWindow = window as DenoiseWindow;
     if (config.maskTokenId >= config.vocabSize) {
       throw new ModelLoadError(
         path,
