@@ -1,9 +1,11 @@
 /**
  * Forward-pass latency per backend (medians in one run): verifier decode step, 16- and 64-row
  * verify passes, a drafter denoising pass over a 32-token block window (all rows, and the 8
- * rows of one sub-block as the engine asks), an AR-drafter step and a 256-token prefill (all
- * rows, and the last row as the engine asks), each split into onnxruntime's run and the
- * TypeScript work around it.
+ * rows of one sub-block as the engine asks; and over a 16-token window, as a drafter whose
+ * windows end with the sub-block feeds for a block's second sub-block), an AR-drafter step and a
+ * 256-token prefill (all rows, and the last row as the engine asks), each split into
+ * onnxruntime's run and the TypeScript work around it. On ort-node, also each model's pass right
+ * after the other's, with the drafter's pool spinning, sleeping or on one thread.
  * Writes bench/results/runtime.{json,md}.
  *
  *   deno task bench:runtime [--backends ort-node,ort-web-wasm,ort-web-webgpu] [--reps 30]
@@ -127,6 +129,11 @@ for (const backend of backends) {
     {
       name: "dLLM drafter denoise, 32-token window, 8 rows kept (past 128)",
       ...(await time(d, 128, 32, false, 8)),
+    },
+    {
+      // a window ending with its block's second sub-block ("denoise_window": "sub_block_end")
+      name: "dLLM drafter denoise, 16-token window, 8 rows kept (past 128)",
+      ...(await time(d, 128, 16, false, 8)),
     },
     { name: "AR drafter step (past 128)", ...(await time(a, 128, 1, true)) },
     { name: "verifier verify 5 rows (past 128)", ...(await time(v, 128, 5, true)) },
