@@ -8,7 +8,10 @@
  * configuration), so the measuring client does not share its event loop: a `fetch` client in the
  * engine's own process delayed the first token by about 300 ms in a trial.
  *
- *   deno task bench:server [--prompts N] [--max-tokens N] [--strategy NAME]
+ * Each prompt runs `reps` times down both paths (5 by default; a single run of one prompt varies
+ * by a third here), which goes first alternating.
+ *
+ *   deno task bench:server [--prompts N] [--reps N] [--max-tokens N] [--strategy NAME]
  */
 import { parseArgs } from "node:util";
 import { loadConfig, STRATEGIES, type Strategy } from "../src/config.ts";
@@ -132,13 +135,14 @@ async function startServer(): Promise<{ url: string; stop(): Promise<void> }> {
 
 /** Runs the benchmark and writes its results. */
 export async function runServerBench(
-  options: { prompts?: number; maxTokens?: number; strategy?: Strategy } = {},
+  options: { prompts?: number; reps?: number; maxTokens?: number; strategy?: Strategy } = {},
 ): Promise<{ overheadPct: number }> {
   const config = { ...loadConfig(), host: "127.0.0.1", port: 0 };
   const log = new Logger("warn");
   const strategy = options.strategy ?? config.strategy;
   const maxTokens = options.maxTokens ?? 128;
   const prompts = QUESTIONS.slice(0, options.prompts ?? QUESTIONS.length);
+  const reps = options.reps ?? 5;
   const engine = await (await loadCreateEngine())(config, log, {
     onProgress: (m) => console.error(`loading: ${m}`),
   });
@@ -153,31 +157,33 @@ export async function runServerBench(
     };
     await viaEngine(engine, warm);
     await viaServer(server.url, warm);
-    for (let i = 0; i < prompts.length; i++) {
-      const request: GenerateRequest = {
-        messages: [{ role: "user", content: prompts[i] }],
-        maxTokens,
-        temperature: 0,
-        strategy,
-      };
-      // Alternate which goes first.
-      let e: Run, s: Run;
-      if (i % 2 === 0) {
-        e = await viaEngine(engine, request);
-        s = await viaServer(server.url, request);
-      } else {
-        s = await viaServer(server.url, request);
-        e = await viaEngine(engine, request);
+    for (let rep = 0; rep < reps; rep++) {
+      for (let i = 0; i < prompts.length; i++) {
+        const request: GenerateRequest = {
+          messages: [{ role: "user", content: prompts[i] }],
+          maxTokens,
+          temperature: 0,
+          strategy,
+        };
+        // Alternate which goes first.
+        let e: Run, s: Run;
+        if ((i + rep) % 2 === 0) {
+          e = await viaEngine(engine, request);
+          s = await viaServer(server.url, request);
+        } else {
+          s = await viaServer(server.url, request);
+          e = await viaEngine(engine, request);
+        }
+        if (e.text !== s.text) {
+          throw new Error(`prompt ${i}: the server's text differs from the engine's`);
+        }
+        rows.push({ prompt: i, engine: e, server: s });
+        console.error(
+          `rep ${rep}, prompt ${i}: ${e.tokens} tokens, engine ${
+            (e.tokens / e.ms * 1000).toFixed(1)
+          } tok/s, server ${(s.tokens / s.ms * 1000).toFixed(1)} tok/s`,
+        );
       }
-      if (e.text !== s.text) {
-        throw new Error(`prompt ${i}: the server's text differs from the engine's`);
-      }
-      rows.push({ prompt: i, engine: e, server: s });
-      console.error(
-        `prompt ${i}: ${e.tokens} tokens, engine ${
-          (e.tokens / e.ms * 1000).toFixed(1)
-        } tok/s, server ${(s.tokens / s.ms * 1000).toFixed(1)} tok/s`,
-      );
     }
   } finally {
     await server.stop();
@@ -191,7 +197,7 @@ export async function runServerBench(
   const ttftEngine = median(rows.map((r) => r.engine.ttftMs));
   const ttftServer = median(rows.map((r) => r.server.ttftMs));
   const md = [
-    `Server streaming overhead (${strategy}, ${prompts.length} prompts, max ${maxTokens} tokens, greedy; one run).`,
+    `Server streaming overhead (${strategy}, ${prompts.length} prompts x ${reps} runs each way, max ${maxTokens} tokens, greedy; one process).`,
     "",
     "| path | tokens/s | median time to first token (ms) |",
     "| --- | --- | --- |",
@@ -205,6 +211,7 @@ export async function runServerBench(
     strategy,
     maxTokens,
     prompts: prompts.length,
+    reps,
     engineTokensPerSecond: engineTps,
     serverTokensPerSecond: serverTps,
     overheadPct,
@@ -224,6 +231,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       prompts: { type: "string" },
+      reps: { type: "string" },
       "max-tokens": { type: "string" },
       strategy: { type: "string" },
     },
@@ -232,9 +240,20 @@ if (import.meta.main) {
     console.error(`--strategy: expected one of ${STRATEGIES.join(", ")}`);
     Deno.exit(2);
   }
+  const count = (name: "prompts" | "reps" | "max-tokens", max: number): number | undefined => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      console.error(`--${name}: expected an integer from 1 to ${max}, got ${JSON.stringify(raw)}`);
+      Deno.exit(2);
+    }
+    return n;
+  };
   const { overheadPct } = await runServerBench({
-    prompts: values.prompts ? Number(values.prompts) : undefined,
-    maxTokens: values["max-tokens"] ? Number(values["max-tokens"]) : undefined,
+    prompts: count("prompts", QUESTIONS.length),
+    reps: count("reps", 100),
+    maxTokens: count("max-tokens", 4096),
     strategy: values.strategy as Strategy | undefined,
   });
   Deno.exit(overheadPct <= 5 ? 0 : 1);
