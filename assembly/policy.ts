@@ -270,14 +270,20 @@ export const WINDOW_CAP: i32 = 1;
 /** Keep drafting: extend the window by N (at most to N_max). */
 export const WINDOW_EXTEND: i32 = 2;
 
+/** Index of the first of the k confidences at `conf` below tau; k if there is none. */
+export function firstBelow(conf: usize, k: i32, tau: f32): i32 {
+  for (let i = 0; i < k; i++) {
+    if (load<f32>(conf + (<usize> i << 2)) < tau) return i;
+  }
+  return k;
+}
+
 /**
  * Decides what to do once every position of the current window (length k) is committed,
  * from the confidences of its k tokens at `conf`.
  */
 export function windowDecision(conf: usize, k: i32, tau: f32, nMax: i32): i32 {
-  for (let i = 0; i < k; i++) {
-    if (load<f32>(conf + (<usize> i << 2)) < tau) return WINDOW_FAIL_FAST;
-  }
+  if (firstBelow(conf, k, tau) < k) return WINDOW_FAIL_FAST;
   return k >= nMax ? WINDOW_CAP : WINDOW_EXTEND;
 }
 

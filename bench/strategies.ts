@@ -87,6 +87,9 @@ function variants(): Variant[] {
   return [
     { name: "ar", family: "ar", strategy: "ar" },
     failfast("failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)"),
+    failfast("failfast (paper defaults, windows trimmed at the first token below tau)", {
+      trimLowConfidence: true,
+    }),
     failfast(
       `failfast (CPU-tuned: tau ${CPU_TUNED.tau}, N0 ${CPU_TUNED.n0}, N ${CPU_TUNED.n}, ` +
         `N_max ${CPU_TUNED.nMax})`,

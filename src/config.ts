@@ -48,6 +48,7 @@ export interface Config {
   arDraftK: number;
   draftReuse: boolean;
   alignWindows: boolean;
+  trimLowConfidence: boolean;
   maxConcurrent: number;
   maxQueue: number;
   maxBodyBytes: number;
@@ -252,6 +253,14 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     false,
     "FailFast: round each window up to the end of a drafter sub-block, so every denoising pass " +
       "drafts a whole sub-block and no window ends mid-sub-block (off: the paper's N0 / N).",
+  ),
+  def(
+    "trimLowConfidence",
+    "FAILFAST_TRIM_LOW_CONFIDENCE",
+    { type: "bool" },
+    false,
+    "FailFast: propose a window that fails fast only up to its first token below tau (off: the " +
+      "whole window, as the paper's code does; on saves verifying tokens likely to be rejected).",
   ),
   def(
     "maxConcurrent",

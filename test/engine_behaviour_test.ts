@@ -227,7 +227,7 @@ Deno.test({
     const session = parts.drafter!.session;
     const S = session.config.subBlockSize!;
     const eos = new Set(parts.verifier.dir.config.eosTokenIds);
-    const plan = { initial: 4, step: 4, max: 60, tau: 0.45, threshold: 0.05 };
+    const plan = { initial: 4, step: 4, max: 60, tau: 0.45, threshold: 0.05, trim: false };
     for (const align of [true, false]) {
       const drafter = new DllmDrafter(session, parts.policy, { ...plan, align }, [...eos]);
       for (let n = 0; n < 40; n++) {
@@ -263,7 +263,15 @@ Deno.test({
     const session = parts.drafter!.session;
     const B = session.config.blockSize!, S = session.config.subBlockSize!;
     const eos = [...parts.verifier.dir.config.eosTokenIds];
-    const plan = { initial: 4, step: 4, max: 24, tau: 0, threshold: 0.05, align: false };
+    const plan = {
+      initial: 4,
+      step: 4,
+      max: 24,
+      tau: 0,
+      threshold: 0.05,
+      align: false,
+      trim: false,
+    };
     for (const denoiseWindow of ["block_end", "sub_block_end"] as const) {
       // The same session, its config saying where windows end; denoising passes recorded.
       const windows: number[][] = [];
@@ -304,5 +312,40 @@ Deno.test({
         assert.ok(d.length >= 1 && d.length <= plan.max);
       }
     }
+  },
+});
+
+Deno.test({
+  name: "engine: a trimmed FailFast window is the untrimmed one cut at a token below tau",
+  sanitizeResources: false,
+  async fn() {
+    const request = chat(ownQuestions(4)[3], { maxTokens: 80, strategy: "ar" });
+    const ar = await collect(engine.generate(request));
+    const tok = parts.verifier.dir.tokenizer;
+    const prompt = tok.encode(tok.renderChat(request.messages!));
+    const session = parts.drafter!.session;
+    const eos = [...parts.verifier.dir.config.eosTokenIds];
+    const drafts = async (tau: number, trim: boolean) => {
+      const plan = { initial: 8, step: 8, max: 24, tau, threshold: 0.05, align: false, trim };
+      const drafter = new DllmDrafter(session, parts.policy, plan, eos);
+      const out: number[][] = [];
+      for (let n = 0; n < 40; n += 3) {
+        const context = [...prompt, ...ar.tokens.slice(0, n)];
+        out.push((await drafter.propose(context, 1000, newTimeBuckets())).tokens);
+        drafter.onVerified(context.length);
+      }
+      drafter.release();
+      return out;
+    };
+    const whole = await drafts(0.9, false);
+    const trimmed = await drafts(0.9, true);
+    let shorter = 0;
+    for (const [i, t] of trimmed.entries()) {
+      assert.deepEqual(t, whole[i].slice(0, t.length), `context ${i}: not a prefix`);
+      if (t.length < whole[i].length) shorter++;
+    }
+    assert.ok(shorter > 0, "no window was trimmed at tau 0.9");
+    // A window that never fails fast is never trimmed.
+    assert.deepEqual(await drafts(0, true), await drafts(0, false));
   },
 });

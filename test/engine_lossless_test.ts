@@ -12,8 +12,8 @@ const VARIANTS: { strategy: Strategy; params?: StrategyParams; label: string }[]
   { strategy: "failfast", label: "failfast" },
   {
     strategy: "failfast",
-    params: { nMax: 70, draftReuse: true },
-    label: "failfast N_max 70 + draft reuse",
+    params: { nMax: 70, draftReuse: true, trimLowConfidence: true },
+    label: "failfast N_max 70 + draft reuse + trimmed windows",
   },
   {
     strategy: "failfast",

@@ -4,6 +4,7 @@ import { loadPolicy } from "../src/policy/load-deno.ts";
 import {
   refArgmax,
   refConfidence,
+  refFirstBelow,
   refUnmask,
   refVerifyGreedy,
   refWindowDecision,
@@ -134,7 +135,11 @@ Deno.test("policy: window decision (fail fast / cap / extend) equals the referen
     const tau = rand.next();
     const nMax = 1 + rand.int(80);
     assert.equal(core.windowDecision(conf, tau, nMax), refWindowDecision(conf, tau, nMax));
+    assert.equal(core.firstBelow(conf, tau), refFirstBelow(conf, tau));
   }
+  assert.equal(core.firstBelow([0.9, 0.3, 0.2], 0.45), 1);
+  assert.equal(core.firstBelow([0.1, 0.9], 0.45), 0);
+  assert.equal(core.firstBelow([0.9, 0.9], 0.45), 2);
   assert.equal(core.windowDecision([0.9, 0.3, 0.99], 0.45, 60), "fail-fast");
   assert.equal(core.windowDecision(new Array(60).fill(0.9), 0.45, 60), "cap");
   assert.equal(core.windowDecision(new Array(10).fill(0.9), 0.45, 60), "extend");
@@ -237,6 +242,8 @@ Deno.test("policy: bad inputs throw PolicyInputError and leave the core usable",
     ["tau > 1", () => core.windowDecision([0.5], 2, 10)],
     ["empty window", () => core.windowDecision([], 0.5, 10)],
     ["confidence NaN", () => core.windowDecision([NaN], 0.5, 10)],
+    ["firstBelow: empty window", () => core.firstBelow([], 0.5)],
+    ["firstBelow: tau NaN", () => core.firstBelow([0.5], NaN)],
     [
       "temperature negative",
       () => core.verifyStochastic(ok, V, [1], { temperature: -1 }, core.seedRng(1)),

@@ -11,7 +11,8 @@
  *
  * The draft window [L, L + k) grows by the plan: a fixed k (`dllm-fixed`), or FailFast's
  * Algorithm 1 — once the window is committed, stop if any of its tokens is below tau (fail fast)
- * or k reached N_max, else extend k by N (win big).
+ * or k reached N_max, else extend k by N (win big). Optionally a window that failed fast is cut
+ * at its first token below tau.
  *
  * The cache keeps complete blocks only; after verification it is cut back to the last complete
  * block inside the verified prefix.
@@ -49,6 +50,12 @@ export interface DraftPlan {
    * an aligned window uses all it drafts and never pays a pass for a sub-block it cuts short.
    */
   align: boolean;
+  /**
+   * When a window fails fast, propose it only up to its first token below tau (FAILFAST.md
+   * section 3: the paper's code proposes the whole window): the verifier then skips tokens that
+   * are likely wrong, and on a CPU every verified row costs.
+   */
+  trim: boolean;
 }
 
 /** Prediction of the first token of the block starting at `at` (from a block-completion pass). */
@@ -206,6 +213,9 @@ export class DllmDrafter implements Drafter {
         if (plan.tau === null || k >= Math.min(plan.max, maxLen) || plan.step <= 0) break;
         const t0 = performance.now();
         const decision = this.policy.windowDecision(confs.slice(0, k), plan.tau, plan.max);
+        if (decision === "fail-fast" && plan.trim) {
+          k = this.policy.firstBelow(confs.slice(0, k), plan.tau);
+        }
         time.policy += performance.now() - t0;
         if (decision !== "extend") break;
         k = windowOf(k + plan.step);

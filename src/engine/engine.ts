@@ -206,6 +206,7 @@ export class FailFastEngine implements Engine {
         stopBelow: p.stopBelow ?? null,
         draftReuse: p.draftReuse ?? c.draftReuse,
         alignWindows: p.alignWindows ?? c.alignWindows,
+        trimLowConfidence: p.trimLowConfidence ?? c.trimLowConfidence,
       },
     };
   }
@@ -227,6 +228,7 @@ export class FailFastEngine implements Engine {
           tau: null,
           threshold: p.unmaskThreshold,
           align: false,
+          trim: false,
         }, this.eos);
       case "failfast":
         return new DllmDrafter(drafter!.session, policy, {
@@ -236,6 +238,7 @@ export class FailFastEngine implements Engine {
           tau: p.tau,
           threshold: p.unmaskThreshold,
           align: p.alignWindows,
+          trim: p.trimLowConfidence,
         }, this.eos);
     }
   }

@@ -39,6 +39,7 @@ interface PolicyExports {
     outCommit: number,
   ): number;
   windowDecision(conf: number, k: number, tau: number, nMax: number): number;
+  firstBelow(conf: number, k: number, tau: number): number;
   verifyGreedy(logits: number, k: number, vocab: number, draft: number, outNext: number): number;
   seedRng(state: number, lo: number, hi: number): void;
   nextUniform(state: number): number;
@@ -315,16 +316,30 @@ export class PolicyCore {
 
   /** Algorithm 1's decision once the window's k tokens are committed (k = conf.length). */
   windowDecision(conf: ArrayLike<number>, tau: number, nMax: number): WindowDecision {
+    checkInt("nMax", nMax, 1, MAX_ROWS);
+    this.loadConfidences(conf, tau);
+    return WINDOW_DECISIONS[this.w.windowDecision(this.floatsPtr, conf.length, tau, nMax)];
+  }
+
+  /**
+   * Index of the first confidence below tau (conf.length if none): where FailFast's optional
+   * trim cuts a window that failed fast.
+   */
+  firstBelow(conf: ArrayLike<number>, tau: number): number {
+    this.loadConfidences(conf, tau);
+    return this.w.firstBelow(this.floatsPtr, conf.length, tau);
+  }
+
+  /** Checks a window's confidences and tau, and copies the confidences into the core. */
+  private loadConfidences(conf: ArrayLike<number>, tau: number): void {
     checkInt("k", conf.length, 1, MAX_ROWS);
     checkNumber("tau", tau, 0, 1);
-    checkInt("nMax", nMax, 1, MAX_ROWS);
     const view = this.floats(conf.length);
     for (let i = 0; i < conf.length; i++) {
       const c = conf[i];
       if (!Number.isFinite(c)) fail(`confidence[${i}] is not finite: ${c}`);
       view[i] = c;
     }
-    return WINDOW_DECISIONS[this.w.windowDecision(this.floatsPtr, conf.length, tau, nMax)];
   }
 
   private loadDraft(draft: ArrayLike<number>, rows: number, vocab: number): number {

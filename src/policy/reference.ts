@@ -80,6 +80,12 @@ export function refWindowDecision(
   return conf.length >= nMax ? "cap" : "extend";
 }
 
+/** Index of the first confidence below tau, or conf.length (see PolicyCore.firstBelow). */
+export function refFirstBelow(conf: ArrayLike<number>, tau: number): number {
+  for (let i = 0; i < conf.length; i++) if (conf[i] < tau) return i;
+  return conf.length;
+}
+
 /** Greedy verification (see PolicyCore.verifyGreedy). */
 export function refVerifyGreedy(
   logits: Float32Array,

@@ -4,7 +4,8 @@
  * offending field (`messages[1].content`, `failfast.tau`, ...), as OpenAI does.
  *
  * Extension field (documented in the README): `"failfast": {"strategy", "tau", "n0", "n",
- * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows"}` chooses the
+ * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows",
+ * "trim_low_confidence"}` chooses the
  * decoding strategy and its parameters for one request; unset keys take the server's configured
  * defaults.
  */
@@ -60,6 +61,7 @@ const FAILFAST_KEYS = [
   "stop_below",
   "draft_reuse",
   "align_windows",
+  "trim_low_confidence",
 ] as const;
 
 function typeName(v: unknown): string {
@@ -214,6 +216,7 @@ function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyPara
     stopBelow: num(v, "stop_below", p("stop_below"), unit),
     draftReuse: bool(v, "draft_reuse", p("draft_reuse")),
     alignWindows: bool(v, "align_windows", p("align_windows")),
+    trimLowConfidence: bool(v, "trim_low_confidence", p("trim_low_confidence")),
   };
   if (params.n0 !== undefined && params.nMax !== undefined && params.nMax < params.n0) {
     bad("failfast.n_max", `must be at least failfast.n0 (${params.n0})`);
