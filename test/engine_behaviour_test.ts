@@ -215,15 +215,41 @@ Deno.test({
   },
 });
 
+/** The prompt ids of one of our questions and `ar`'s 80-token answer to it. */
+async function arAnswer(question: string) {
+  const request = chat(question, { maxTokens: 80, strategy: "ar" });
+  const ar = await collect(engine.generate(request));
+  const tok = parts.verifier.dir.tokenizer;
+  const prompt = tok.encode(tok.renderChat(request.messages!));
+  assert.equal(prompt.length, ar.stats.promptTokens);
+  return { prompt, answer: ar.tokens };
+}
+
+/**
+ * Drafts after every `stride`-th prefix of `answer`'s first 40 tokens, as rounds that accept
+ * exactly that prefix would; releases the drafter and returns the drafts.
+ */
+async function draftAlong(
+  drafter: DllmDrafter,
+  prompt: number[],
+  answer: number[],
+  stride: number,
+): Promise<number[][]> {
+  const out: number[][] = [];
+  for (let n = 0; n < 40; n += stride) {
+    const context = [...prompt, ...answer.slice(0, n)];
+    out.push((await drafter.propose(context, 1000, newTimeBuckets())).tokens);
+    drafter.onVerified(context.length);
+  }
+  drafter.release();
+  return out;
+}
+
 Deno.test({
   name: "engine: aligned FailFast windows end on sub-block boundaries, one pass per sub-block",
   sanitizeResources: false,
   async fn() {
-    const request = chat(ownQuestions(3)[2], { maxTokens: 80, strategy: "ar" });
-    const ar = await collect(engine.generate(request));
-    const tok = parts.verifier.dir.tokenizer;
-    const prompt = tok.encode(tok.renderChat(request.messages!));
-    assert.equal(prompt.length, ar.stats.promptTokens);
+    const { prompt, answer } = await arAnswer(ownQuestions(3)[2]);
     const session = parts.drafter!.session;
     const S = session.config.subBlockSize!;
     const eos = new Set(parts.verifier.dir.config.eosTokenIds);
@@ -231,7 +257,7 @@ Deno.test({
     for (const align of [true, false]) {
       const drafter = new DllmDrafter(session, parts.policy, { ...plan, align }, [...eos]);
       for (let n = 0; n < 40; n++) {
-        const context = [...prompt, ...ar.tokens.slice(0, n)];
+        const context = [...prompt, ...answer.slice(0, n)];
         const L = context.length;
         const d = await drafter.propose(context, 1000, newTimeBuckets());
         const k = d.tokens.length;
@@ -256,10 +282,7 @@ Deno.test({
     "engine: denoising windows end with the block, or with the sub-block when the model says so",
   sanitizeResources: false,
   async fn() {
-    const request = chat(ownQuestions(3)[1], { maxTokens: 80, strategy: "ar" });
-    const ar = await collect(engine.generate(request));
-    const tok = parts.verifier.dir.tokenizer;
-    const prompt = tok.encode(tok.renderChat(request.messages!));
+    const { prompt, answer } = await arAnswer(ownQuestions(3)[1]);
     const session = parts.drafter!.session;
     const B = session.config.blockSize!, S = session.config.subBlockSize!;
     const eos = [...parts.verifier.dir.config.eosTokenIds];
@@ -285,13 +308,7 @@ Deno.test({
         },
       });
       const drafter = new DllmDrafter(recording, parts.policy, plan, eos);
-      const drafts: number[][] = [];
-      for (let n = 0; n < 40; n += 3) {
-        const context = [...prompt, ...ar.tokens.slice(0, n)];
-        drafts.push((await drafter.propose(context, 1000, newTimeBuckets())).tokens);
-        drafter.onVerified(context.length);
-      }
-      drafter.release();
+      const drafts = await draftAlong(drafter, prompt, answer, 3);
       assert.ok(windows.length > 10);
       for (const w of windows) {
         const from = Math.min(...w), to = Math.max(...w) + 1;
@@ -319,23 +336,12 @@ Deno.test({
   name: "engine: a trimmed FailFast window is the untrimmed one cut at a token below tau",
   sanitizeResources: false,
   async fn() {
-    const request = chat(ownQuestions(4)[3], { maxTokens: 80, strategy: "ar" });
-    const ar = await collect(engine.generate(request));
-    const tok = parts.verifier.dir.tokenizer;
-    const prompt = tok.encode(tok.renderChat(request.messages!));
+    const { prompt, answer } = await arAnswer(ownQuestions(4)[3]);
     const session = parts.drafter!.session;
     const eos = [...parts.verifier.dir.config.eosTokenIds];
-    const drafts = async (tau: number, trim: boolean) => {
+    const drafts = (tau: number, trim: boolean) => {
       const plan = { initial: 8, step: 8, max: 24, tau, threshold: 0.05, align: false, trim };
-      const drafter = new DllmDrafter(session, parts.policy, plan, eos);
-      const out: number[][] = [];
-      for (let n = 0; n < 40; n += 3) {
-        const context = [...prompt, ...ar.tokens.slice(0, n)];
-        out.push((await drafter.propose(context, 1000, newTimeBuckets())).tokens);
-        drafter.onVerified(context.length);
-      }
-      drafter.release();
-      return out;
+      return draftAlong(new DllmDrafter(session, parts.policy, plan, eos), prompt, answer, 3);
     };
     const whole = await drafts(0.9, false);
     const trimmed = await drafts(0.9, true);
