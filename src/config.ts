@@ -164,9 +164,9 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     { type: "bool" },
     false,
     "With more than one drafter thread: let the drafters' onnxruntime-node pools spin-wait after " +
-      "a pass. Off by default: a " +
-      "drafter pass is always followed by a verifier pass, and a spinning idle pool takes the " +
-      "cores that pass needs (the verifier's own pool spins, as plain decoding wants).",
+      "a pass. Off by default: a drafter pass is always followed by a verifier pass, and a " +
+      "spinning idle pool takes the cores that pass needs (the verifier's own pool spins, as " +
+      "plain decoding wants).",
   ),
   def(
     "graphOptimization",

@@ -70,7 +70,10 @@ def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=
     noisy = torch.where(m, torch.full_like(ids, mask_id), ids)
     # truncated windows: noisy positions past the end of the first mask's sub-block are hidden
     # (no draw when off: earlier generations' noise streams stay reproducible)
-    cut = (kind >= p_iid) & (torch.rand(B, nb, generator=gen) < p_trunc) if p_trunc > 0 else kind < 0
+    if p_trunc > 0:
+        cut = (kind >= p_iid) & (torch.rand(B, nb, generator=gen) < p_trunc)
+    else:
+        cut = torch.zeros((B, nb), dtype=torch.bool)
     end = torch.where(cut, (c // sub + 1) * sub, torch.full_like(c, bd))
     hidden = inblk[None] >= end.repeat_interleave(bd, 1)
     x = torch.cat([noisy, ids], 1)

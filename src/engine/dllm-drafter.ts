@@ -212,9 +212,10 @@ export class DllmDrafter implements Drafter {
         // The window is committed: Algorithm 1's decision (or the fixed length is reached).
         if (plan.tau === null || k >= Math.min(plan.max, maxLen) || plan.step <= 0) break;
         const t0 = performance.now();
-        const decision = this.policy.windowDecision(confs.slice(0, k), plan.tau, plan.max);
+        const windowConfs = confs.slice(0, k);
+        const decision = this.policy.windowDecision(windowConfs, plan.tau, plan.max);
         if (decision === "fail-fast" && plan.trim) {
-          k = this.policy.firstBelow(confs.slice(0, k), plan.tau);
+          k = this.policy.firstBelow(windowConfs, plan.tau);
         }
         time.policy += performance.now() - t0;
         if (decision !== "extend") break;
