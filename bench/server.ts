@@ -197,7 +197,7 @@ export async function runServerBench(
   const ttftEngine = median(rows.map((r) => r.engine.ttftMs));
   const ttftServer = median(rows.map((r) => r.server.ttftMs));
   const md = [
-    `Server streaming overhead (${strategy}, ${prompts.length} prompts x ${reps} runs each way, max ${maxTokens} tokens, greedy; one process).`,
+    `Server streaming overhead (${strategy}, ${prompts.length} prompts x ${reps} runs each way, max ${maxTokens} tokens, greedy; the engine alone in this process, the server in a child process, both on the same cores).`,
     "",
     "| path | tokens/s | median time to first token (ms) |",
     "| --- | --- | --- |",
