@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { ownQuestions } from "../bench/questions.ts";
 import type { Drafter } from "../src/engine/drafter.ts";
-import { DllmDrafter } from "../src/engine/dllm-drafter.ts";
+import { DllmDrafter, type DraftPlan } from "../src/engine/dllm-drafter.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
 import { InvalidRequestError } from "../src/errors.ts";
@@ -215,6 +215,20 @@ Deno.test({
   },
 });
 
+/** A FailFast draft plan: N0 = N = 4, N_max 60, tau 0.45, unmask threshold 0.05, unless overridden. */
+function draftPlan(overrides: Partial<DraftPlan>): DraftPlan {
+  return {
+    initial: 4,
+    step: 4,
+    max: 60,
+    tau: 0.45,
+    threshold: 0.05,
+    align: false,
+    trim: false,
+    ...overrides,
+  };
+}
+
 /** The prompt ids of one of our questions and `ar`'s 80-token answer to it. */
 async function arAnswer(question: string) {
   const request = chat(question, { maxTokens: 80, strategy: "ar" });
@@ -253,9 +267,9 @@ Deno.test({
     const session = parts.drafter!.session;
     const S = session.config.subBlockSize!;
     const eos = new Set(parts.verifier.dir.config.eosTokenIds);
-    const plan = { initial: 4, step: 4, max: 60, tau: 0.45, threshold: 0.05, trim: false };
     for (const align of [true, false]) {
-      const drafter = new DllmDrafter(session, parts.policy, { ...plan, align }, [...eos]);
+      const plan = draftPlan({ align });
+      const drafter = new DllmDrafter(session, parts.policy, plan, [...eos]);
       for (let n = 0; n < 40; n++) {
         const context = [...prompt, ...answer.slice(0, n)];
         const L = context.length;
@@ -286,15 +300,7 @@ Deno.test({
     const session = parts.drafter!.session;
     const B = session.config.blockSize!, S = session.config.subBlockSize!;
     const eos = [...parts.verifier.dir.config.eosTokenIds];
-    const plan = {
-      initial: 4,
-      step: 4,
-      max: 24,
-      tau: 0,
-      threshold: 0.05,
-      align: false,
-      trim: false,
-    };
+    const plan = draftPlan({ max: 24, tau: 0 });
     for (const denoiseWindow of ["block_end", "sub_block_end"] as const) {
       // The same session, its config saying where windows end; denoising passes recorded.
       const windows: number[][] = [];
@@ -340,7 +346,7 @@ Deno.test({
     const session = parts.drafter!.session;
     const eos = [...parts.verifier.dir.config.eosTokenIds];
     const drafts = (tau: number, trim: boolean) => {
-      const plan = { initial: 8, step: 8, max: 24, tau, threshold: 0.05, align: false, trim };
+      const plan = draftPlan({ initial: 8, step: 8, max: 24, tau, trim });
       return draftAlong(new DllmDrafter(session, parts.policy, plan, eos), prompt, answer, 3);
     };
     const whole = await drafts(0.9, false);

@@ -33,8 +33,9 @@ def replacement(whole, frac, percent, rng):
         return f"{rng.randrange(1, 20) * 5}{percent}"
     if frac:
         places = len(frac) - 1
-        lo = 10 ** (len(str(value)) - 1) if value else 0
-        return f"{rng.randint(lo, max(lo, 10 ** len(str(value)) - 1))}.{rng.randrange(1, 10 ** places):0{places}d}"
+        digits = len(str(value))
+        whole_part = rng.randint(10 ** (digits - 1) if value else 0, 10 ** digits - 1)
+        return f"{whole_part}.{rng.randrange(1, 10 ** places):0{places}d}"
     if value in (0, 1) or 1900 <= value <= 2099:
         return whole
     if value <= 12:

@@ -55,11 +55,10 @@ AR_PID=$!
 wait $AR_PID
 
 log "6. drafter evals (windows ending with the sub-block, as exported; 4-token sub-blocks)"
-$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --ar "$CK/ar_drafter5.final.pt" --dllm "$CK/drafter5.final.pt" \
-  --window sub_block_end --out "$CK/drafter5_eval_trunc.json"
-$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --dllm "$CK/drafter5.final.pt" --out "$CK/drafter5_eval.json"
-$PY eval_drafters.py --verifier-out "$CK/verifier_eval.json" --dllm "$CK/drafter5.final.pt" --sub-block 4 \
-  --out "$CK/drafter5_eval_sub4.json"
+E5="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/drafter5.final.pt"
+$E5 --ar "$CK/ar_drafter5.final.pt" --window sub_block_end --out "$CK/drafter5_eval_trunc.json"
+$E5 --out "$CK/drafter5_eval.json"
+$E5 --sub-block 4 --out "$CK/drafter5_eval_sub4.json"
 
 log "7. export of both drafters, checks, latency"
 $PY export_onnx.py --ckpt "$CK/drafter5.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST" \
