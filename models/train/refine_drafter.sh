@@ -15,9 +15,13 @@
 # drafters must predict the verifier rather than recall its answers to 7,473 questions; both
 # drafters continue on the old and new answers together (the AR drafter too, so that the
 # baseline learns from the same data).
+# The sixth generation adds more of the same: the rest of the fifth's rewritten questions and two
+# more rewritten copies with another seed, answered by the verifier; both drafters continue from
+# the fifth on all answers. Only the last generation is exported.
 # Usage: models/train/refine_drafter.sh [DATA_DIR] [CKPT_DIR]
-#   (DRAFTER3_END / DRAFTER4_END / AR5_END / DRAFTER5_END=HH:MM UTC fit a stage to a deadline;
-#    DISTILL5_MINUTES bounds the new distillation set's generation, default 38)
+#   (DRAFTER3_END / DRAFTER4_END / AR5_END / DRAFTER5_END / AR6_END / DRAFTER6_END=HH:MM UTC fit a
+#    stage to a deadline; DISTILL5_MINUTES / DISTILL6_MINUTES bound the distillation sets'
+#    generation, defaults 38 and 40)
 set -euo pipefail
 source "$(dirname "$0")/pipeline.sh" "$@"
 
@@ -44,25 +48,64 @@ log "4. distillation set on perturbed training questions (fifth generation)"
   >> "$CK/distill_perturbed.log" 2>&1
 DATA5=("distill:$CK/distill.jsonl" "distill:$CK/distill_perturbed.jsonl")
 
+# Generation G of both drafters, continued from the checkpoints AR_INIT and DLLM_INIT on the data
+# sets after the first five arguments: the AR drafter 2 epochs on one thread at AR_LR, beside the
+# dLLM drafter (10 epochs planned at DLLM_LR, usually cut by DRAFTER<G>_END). Seeds 1230+G, 4318+G.
+continue_drafters() {
+  local G=$1 AR_INIT=$2 AR_LR=$3 DLLM_INIT=$4 DLLM_LR=$5
+  shift 5
+  local AR_END_VAR="AR${G}_END" DLLM_END_VAR="DRAFTER${G}_END"
+  local AR_END="${!AR_END_VAR:-}" DLLM_END="${!DLLM_END_VAR:-}"
+  [ -f "$CK/ar_drafter$G.final.pt" ] || $PY train_ar.py --name "ar_drafter$G" --init "$AR_INIT" --tok "$TOK" \
+    --data "$@" --test "$TEST" --ckpt-dir "$CK" --layers 2 --hidden 256 --inter 480 --epochs 2 --budget 4096 \
+    --lr "$AR_LR" --warmup 20 --seed $((1230 + G)) --threads 1 ${AR_END:+--end-time $AR_END} >> "$CK/ar_drafter$G.log" 2>&1 &
+  local AR_PID=$!
+  [ -f "$CK/drafter$G.final.pt" ] || $PY train_dllm.py --name "drafter$G" --init "$DLLM_INIT" \
+    --tok "$TOK" --data "$@" --ckpt-dir "$CK" --epochs 10 --lr "$DLLM_LR" --warmup 20 --seed $((4318 + G)) \
+    --p-trunc 0.5 --p-iid 0.1 --p-subblock 0.2 --offset-decay 0.8 ${DLLM_END:+--end-time $DLLM_END} >> "$CK/drafter$G.log" 2>&1
+  wait $AR_PID
+}
+
 log "5. both drafters continued on old + new answers (AR drafter on one thread, side by side)"
-[ -f "$CK/ar_drafter5.final.pt" ] || $PY train_ar.py --name ar_drafter5 --init "$CK/ar_drafter.final.pt" --tok "$TOK" \
-  --data "${DATA5[@]}" --test "$TEST" --ckpt-dir "$CK" --layers 2 --hidden 256 --inter 480 --epochs 2 --budget 4096 \
-  --lr 1e-3 --warmup 20 --seed 1235 --threads 1 ${AR5_END:+--end-time $AR5_END} >> "$CK/ar_drafter5.log" 2>&1 &
-AR_PID=$!
-[ -f "$CK/drafter5.final.pt" ] || $PY train_dllm.py --name drafter5 --init "$CK/drafter4.final.pt" \
-  --tok "$TOK" --data "${DATA5[@]}" --ckpt-dir "$CK" --epochs 10 --lr 4e-4 --warmup 20 --seed 4323 \
-  --p-trunc 0.5 --p-iid 0.1 --p-subblock 0.2 --offset-decay 0.8 ${DRAFTER5_END:+--end-time $DRAFTER5_END} >> "$CK/drafter5.log" 2>&1
-wait $AR_PID
+continue_drafters 5 "$CK/ar_drafter.final.pt" 1e-3 "$CK/drafter4.final.pt" 4e-4 "${DATA5[@]}"
 
-log "6. drafter evals (windows ending with the sub-block, as exported; 4-token sub-blocks)"
-E5="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/drafter5.final.pt"
-$E5 --ar "$CK/ar_drafter5.final.pt" --window sub_block_end --out "$CK/drafter5_eval_trunc.json"
-$E5 --out "$CK/drafter5_eval.json"
-$E5 --sub-block 4 --out "$CK/drafter5_eval_sub4.json"
+# Evals of one generation G of both drafters (first 200 test questions): 8-token sub-blocks with
+# windows ending with the sub-block (as exported) and with whole-block windows; 4-token sub-blocks.
+eval_generation() {
+  local G=$1 E="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/drafter$1.final.pt"
+  [ -f "$CK/drafter${G}_eval_trunc.json" ] || $E --ar "$CK/ar_drafter$G.final.pt" --window sub_block_end \
+    --out "$CK/drafter${G}_eval_trunc.json"
+  [ -f "$CK/drafter${G}_eval.json" ] || $E --out "$CK/drafter${G}_eval.json"
+  [ -f "$CK/drafter${G}_eval_sub4.json" ] || $E --sub-block 4 --out "$CK/drafter${G}_eval_sub4.json"
+}
 
-log "7. export of both drafters, checks, latency"
-$PY export_onnx.py --ckpt "$CK/drafter5.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST" \
+log "6. fifth-generation drafter evals"
+eval_generation 5
+
+log "7. distillation set on more perturbed training questions (sixth generation)"
+D6_MIN="${DISTILL6_MINUTES:-40}"
+[ -f "$CK/perturbed6.jsonl" ] || $PY perturb_questions.py --train "$TRAIN" --out "$CK/perturbed6.jsonl" --copies 2 --seed 11
+if [ ! -f "$CK/drafter6.final.pt" ]; then
+  START=$(date +%s)
+  $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$CK/perturbed.jsonl" \
+    --out "$CK/distill_perturbed.jsonl" --minutes "$D6_MIN" --max-new 200 --batch 128 --chunk 512 --seed 99 \
+    >> "$CK/distill_perturbed.log" 2>&1
+  LEFT=$(( D6_MIN * 60 - ($(date +%s) - START) ))
+  [ "$LEFT" -le 60 ] || $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$CK/perturbed6.jsonl" \
+    --out "$CK/distill_perturbed6.jsonl" --minutes "$(( LEFT / 60 ))" --max-new 200 --batch 128 --chunk 512 --seed 98 \
+    >> "$CK/distill_perturbed6.log" 2>&1
+fi
+DATA6=("${DATA5[@]}" "distill:$CK/distill_perturbed6.jsonl")
+
+log "8. both drafters continued from the fifth generation on all answers"
+continue_drafters 6 "$CK/ar_drafter5.final.pt" 7e-4 "$CK/drafter5.final.pt" 3e-4 "${DATA6[@]}"
+
+log "9. sixth-generation drafter evals"
+eval_generation 6
+
+log "10. export of both drafters (sixth generation), checks, latency"
+$PY export_onnx.py --ckpt "$CK/drafter6.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST" \
   --denoise-window sub_block_end
-$PY export_onnx.py --ckpt "$CK/ar_drafter5.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-ar-drafter" --kind ar-drafter --test "$TEST"
+$PY export_onnx.py --ckpt "$CK/ar_drafter6.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-ar-drafter" --kind ar-drafter --test "$TEST"
 check_models
 log "done"
