@@ -41,11 +41,17 @@ E4="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/drafte
 [ -f "$CK/drafter4_eval_trunc.json" ] || $E4 --window sub_block_end --out "$CK/drafter4_eval_trunc.json"
 [ -f "$CK/drafter4_eval_sub4.json" ] || $E4 --sub-block 4 --out "$CK/drafter4_eval_sub4.json"
 
+# The verifier's greedy answers to the questions in CK/QUESTIONS.jsonl, appended to CK/OUT.jsonl
+# (rerunning resumes) in the order that SEED shuffles them, for at most MINUTES; log CK/OUT.log.
+distill_into() {
+  local QUESTIONS=$1 OUT=$2 MINUTES=$3 SEED=$4
+  $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$CK/$QUESTIONS.jsonl" --out "$CK/$OUT.jsonl" \
+    --minutes "$MINUTES" --max-new 200 --batch 128 --chunk 512 --seed "$SEED" >> "$CK/$OUT.log" 2>&1
+}
+
 log "4. distillation set on perturbed training questions (fifth generation)"
 [ -f "$CK/perturbed.jsonl" ] || $PY perturb_questions.py --train "$TRAIN" --out "$CK/perturbed.jsonl" --copies 2 --seed 7
-[ -f "$CK/drafter5.final.pt" ] || $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$CK/perturbed.jsonl" \
-  --out "$CK/distill_perturbed.jsonl" --minutes "${DISTILL5_MINUTES:-38}" --max-new 200 --batch 128 --chunk 512 --seed 99 \
-  >> "$CK/distill_perturbed.log" 2>&1
+[ -f "$CK/drafter5.final.pt" ] || distill_into perturbed distill_perturbed "${DISTILL5_MINUTES:-38}" 99
 DATA5=("distill:$CK/distill.jsonl" "distill:$CK/distill_perturbed.jsonl")
 
 # Generation G of both drafters, continued from the checkpoints AR_INIT and DLLM_INIT on the data
@@ -72,7 +78,8 @@ continue_drafters 5 "$CK/ar_drafter.final.pt" 1e-3 "$CK/drafter4.final.pt" 4e-4 
 # Evals of one generation G of both drafters (first 200 test questions): 8-token sub-blocks with
 # windows ending with the sub-block (as exported) and with whole-block windows; 4-token sub-blocks.
 eval_generation() {
-  local G=$1 E="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/drafter$1.final.pt"
+  local G=$1
+  local E="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/drafter$G.final.pt"
   [ -f "$CK/drafter${G}_eval_trunc.json" ] || $E --ar "$CK/ar_drafter$G.final.pt" --window sub_block_end \
     --out "$CK/drafter${G}_eval_trunc.json"
   [ -f "$CK/drafter${G}_eval.json" ] || $E --out "$CK/drafter${G}_eval.json"
@@ -87,13 +94,9 @@ D6_MIN="${DISTILL6_MINUTES:-40}"
 [ -f "$CK/perturbed6.jsonl" ] || $PY perturb_questions.py --train "$TRAIN" --out "$CK/perturbed6.jsonl" --copies 2 --seed 11
 if [ ! -f "$CK/drafter6.final.pt" ]; then
   START=$(date +%s)
-  $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$CK/perturbed.jsonl" \
-    --out "$CK/distill_perturbed.jsonl" --minutes "$D6_MIN" --max-new 200 --batch 128 --chunk 512 --seed 99 \
-    >> "$CK/distill_perturbed.log" 2>&1
+  distill_into perturbed distill_perturbed "$D6_MIN" 99
   LEFT=$(( D6_MIN * 60 - ($(date +%s) - START) ))
-  [ "$LEFT" -le 60 ] || $PY distill.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --train "$CK/perturbed6.jsonl" \
-    --out "$CK/distill_perturbed6.jsonl" --minutes "$(( LEFT / 60 ))" --max-new 200 --batch 128 --chunk 512 --seed 98 \
-    >> "$CK/distill_perturbed6.log" 2>&1
+  [ "$LEFT" -le 60 ] || distill_into perturbed6 distill_perturbed6 "$(( LEFT / 60 ))" 98
 fi
 DATA6=("${DATA5[@]}" "distill:$CK/distill_perturbed6.jsonl")
 
