@@ -17,10 +17,16 @@
 # baseline learns from the same data).
 # The sixth generation adds more of the same: the rest of the fifth's rewritten questions and two
 # more rewritten copies with another seed, answered by the verifier; both drafters continue from
-# the fifth on all answers. Only the last generation is exported.
+# the fifth on all answers.
+# The seventh generation changes the dLLM drafter's target rather than its data: the verifier's
+# top-16 next-token distributions over the sixth's answers (teacher_logits.py) are learnt beside
+# the greedy tokens (soft-target distillation, train_dllm.py --teacher, alpha 0.5). A control run
+# continues the sixth the same way (same seed, batches, masks, schedule) without them, side by
+# side on one thread each, so that the evals tell what the soft targets bought over more steps.
+# The AR drafter stays the sixth's. Only the best dLLM drafter by leading matches is exported.
 # Usage: models/train/refine_drafter.sh [DATA_DIR] [CKPT_DIR]
-#   (DRAFTER3_END / DRAFTER4_END / AR5_END / DRAFTER5_END / AR6_END / DRAFTER6_END=HH:MM UTC fit a
-#    stage to a deadline; DISTILL5_MINUTES / DISTILL6_MINUTES bound the distillation sets'
+#   (DRAFTER3_END / DRAFTER4_END / AR5_END / DRAFTER5_END / AR6_END / DRAFTER6_END /
+#    DRAFTER7_END=HH:MM UTC fit a stage to a deadline; DISTILL5_MINUTES / DISTILL6_MINUTES bound the distillation sets'
 #    generation, defaults 38 and 40)
 set -euo pipefail
 source "$(dirname "$0")/pipeline.sh" "$@"
@@ -106,8 +112,42 @@ continue_drafters 6 "$CK/ar_drafter5.final.pt" 7e-4 "$CK/drafter5.final.pt" 3e-4
 log "9. sixth-generation drafter evals"
 eval_generation 6
 
-log "10. export of both drafters (sixth generation), checks, latency"
-$PY export_onnx.py --ckpt "$CK/drafter6.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST" \
+log "10. the verifier's top-16 next-token distributions over all the sixth's answers"
+[ -f "$CK/teacher6.pt" ] || $PY teacher_logits.py --ckpt "$CK/verifier.final.pt" --tok "$TOK" --data "${DATA6[@]}" \
+  --out "$CK/teacher6.pt" >> "$CK/teacher6.log" 2>&1
+
+log "11. dLLM drafter continued from the sixth with soft targets, and its control without them"
+# NAME EXTRA...: the two runs differ only in EXTRA (same seed, so the same batches and masks)
+seventh() {
+  local NAME=$1
+  shift
+  [ -f "$CK/$NAME.final.pt" ] || $PY train_dllm.py --name "$NAME" --init "$CK/drafter6.final.pt" --tok "$TOK" \
+    --data "${DATA6[@]}" --ckpt-dir "$CK" --epochs 10 --lr 2e-4 --warmup 20 --seed 4325 --threads 1 \
+    --p-trunc 0.5 --p-iid 0.1 --p-subblock 0.2 --offset-decay 0.8 ${DRAFTER7_END:+--end-time $DRAFTER7_END} \
+    "$@" >> "$CK/$NAME.log" 2>&1
+}
+seventh drafter7 --teacher "$CK/teacher6.pt" --kd-alpha 0.5 &
+KD_PID=$!
+seventh drafter7_hard
+wait $KD_PID
+
+log "12. seventh-generation evals (the AR drafter is the sixth's)"
+for NAME in drafter7 drafter7_hard; do
+  E="$PY eval_drafters.py --verifier-out $CK/verifier_eval.json --dllm $CK/$NAME.final.pt"
+  [ -f "$CK/${NAME}_eval_trunc.json" ] || $E --window sub_block_end --out "$CK/${NAME}_eval_trunc.json"
+  [ -f "$CK/${NAME}_eval.json" ] || $E --out "$CK/${NAME}_eval.json"
+done
+
+log "13. export of the dLLM drafter with the most leading matches and of the sixth AR drafter, checks, latency"
+BEST=$($PY - "$CK" drafter6 drafter7 drafter7_hard <<'PYEOF'
+import json, sys
+ck, names = sys.argv[1], sys.argv[2:]
+lead = {n: json.load(open(f"{ck}/{n}_eval_trunc.json"))["dllm_drafter"]["mean_leading_matches"] for n in names}
+print(max(names, key=lambda n: (lead[n], -names.index(n))))
+PYEOF
+)
+log "exporting $BEST"
+$PY export_onnx.py --ckpt "$CK/$BEST.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-drafter" --kind drafter --test "$TEST" \
   --denoise-window sub_block_end
 $PY export_onnx.py --ckpt "$CK/ar_drafter6.final.pt" --tok "$TOK" --out "$MODELS/tiny-gsm-ar-drafter" --kind ar-drafter --test "$TEST"
 check_models

@@ -23,6 +23,12 @@ of the later sub-blocks to see but masks anyway).
 --offset-decay g < 1 weights a suffix-masked position's loss by g^(its distance from the first
 mask of its block): a draft is accepted up to its first miss, so the first masked positions
 decide the accepted length and the far ones hardly matter.
+--teacher FILE (teacher_logits.py over the same --data) --kd-alpha a: soft-target distillation;
+every labelled position (noisy or clean stream, both predicting answer token j+1 after position
+j) also learns the verifier's top-k distribution at j given the clean prefix, weight a against
+the greedy token's CE. At the first masked offset that is exactly the distribution a one-pass
+draft should match; at later offsets it conditions on tokens the drafter cannot see, so it acts
+as a hint of the alternatives rather than a target (the hard label stays the greedy token).
 Usage: train_dllm.py --name drafter --init AR_DRAFTER.final.pt --tok DIR --data distill:FILE ...
 """
 import argparse
@@ -40,7 +46,10 @@ from training import Schedule, adamw, add_run_args, lr_at, optimise, restore, st
 EPS = 1e-3
 
 
-def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25, decay=1.0, p_trunc=0.0):
+def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=0.25, decay=1.0, p_trunc=0.0,
+                teacher_offsets=None):
+    """-> x, pos, mask, labels, weights [B,2L] and, with teacher_offsets (teacher_logits.py's
+    "offsets"), the teacher row of each stream position's label (-1 where none), else None."""
     B = len(idxs)
     L = max(len(examples[i][0]) for i in idxs)
     L = (L + bd - 1) // bd * bd
@@ -97,7 +106,15 @@ def build_batch(examples, idxs, pad_id, mask_id, bd, sub, gen, p_iid=0.5, p_sub=
     w_noisy = torch.where(use_iid, torch.ones_like(dist), decay ** dist)
     weights = torch.ones((B, 2 * L))
     weights[:, :L - 1] = w_noisy[:, 1:]
-    return x, pos, mask, labels, weights
+    rows = None
+    if teacher_offsets is not None:
+        # position j predicts token j+1; answer token t (p <= t < len) is teacher row offsets[i] + t - p
+        rows1 = torch.full((B, L), -1, dtype=torch.long)
+        for b, i in enumerate(idxs):
+            seq, p = examples[i]
+            rows1[b, p - 1:len(seq) - 1] = int(teacher_offsets[i]) + torch.arange(len(seq) - p)
+        rows = torch.cat([rows1, rows1], 1)
+    return x, pos, mask, labels, weights, rows
 
 
 def main():
@@ -121,12 +138,20 @@ def main():
                     help="loss weight g^d for a suffix-masked position d after its block's first mask (1: uniform)")
     ap.add_argument("--p-trunc", type=float, default=0.0,
                     help="share of suffix-masked blocks cut after the first mask's sub-block")
+    ap.add_argument("--teacher", default=None, help="teacher_logits.py output over the same --data")
+    ap.add_argument("--kd-alpha", type=float, default=0.5, help="weight of the teacher's soft targets")
     args = ap.parse_args()
     ck_path, final_path = start_run(args)
     tok = BPETokenizer.from_file(os.path.join(args.tok, "tokenizer.json"))
     pad_id, mask_id = tok.specials[ENDOFTEXT], tok.specials[MASK]
     examples = load_examples(tok, args.data)
     lengths = [len(e[0]) for e in examples]
+    teacher = None
+    if args.teacher:
+        teacher = torch.load(args.teacher)
+        if teacher["lengths"].tolist() != lengths:
+            raise SystemExit(f"{args.teacher} was computed over other data than --data {args.data}")
+        print(f"soft targets: {args.teacher}, top-{teacher['k']}, alpha {args.kd_alpha}", flush=True)
     batches = make_batches(lengths, args.budget, args.epochs, args.seed)
     sched = Schedule(len(batches), args.end_time, args.max_steps)
     print(f"{len(examples)} examples, {sum(lengths)} tokens, {len(batches)} steps for {args.epochs} epochs", flush=True)
@@ -145,11 +170,12 @@ def main():
     t_log, loss_acc, n_acc = time.time(), 0.0, 0
     while step < sched.end:
         t0 = time.time()
-        x, pos, mask, labels, weights = build_batch(examples, batches[step], pad_id, mask_id, args.bd_size,
-                                                    args.sub_block, gen, args.p_iid, args.p_subblock,
-                                                    args.offset_decay, args.p_trunc)
+        x, pos, mask, labels, weights, rows = build_batch(
+            examples, batches[step], pad_id, mask_id, args.bd_size, args.sub_block, gen, args.p_iid, args.p_subblock,
+            args.offset_decay, args.p_trunc, teacher["offsets"] if teacher else None)
         hidden, _ = model(x, pos, mask, return_hidden=True)
-        loss = tied_head_loss(model, hidden, labels, weights if args.offset_decay < 1 else None)
+        soft = (rows, teacher["ids"], teacher["logp"], args.kd_alpha) if teacher else None
+        loss = tied_head_loss(model, hidden, labels, weights if args.offset_decay < 1 else None, soft)
         optimise(model, opt, loss, lr_at(step, sched.total, args.lr, args.warmup))
         step += 1
         tokens_seen += sum(len(examples[i][0]) for i in batches[step - 1])

@@ -87,16 +87,26 @@ class Schedule:
             self.total = max(step, min(self.planned, fit))
 
 
-def tied_head_loss(model, hidden, labels, weights=None):
+def tied_head_loss(model, hidden, labels, weights=None, soft=None):
     """Cross-entropy through the tied head, computed only where there is a label: the vocabulary
     projection is a large share of a shallow model's compute. With `weights` (the labels' shape),
-    the weighted mean over labelled positions."""
+    the weighted mean over labelled positions. With `soft` = (rows [labels' shape] int64, a teacher
+    row per labelled position; top-k ids [R,K]; their log-probs [R,K]; alpha), each position's loss
+    is (1 - alpha) CE(label) + alpha CE(teacher's top-k, renormalised): soft-target distillation."""
     sel = labels.reshape(-1) != -100
     logits = F.linear(hidden.reshape(-1, hidden.shape[-1])[sel], model.embed.weight)
+    loss = F.cross_entropy(logits, labels.reshape(-1)[sel], reduction="none")
+    if soft is not None:
+        rows, t_ids, t_logp, alpha = soft
+        r = rows.reshape(-1)[sel]
+        assert bool((r >= 0).all()), "a labelled position without a teacher row"
+        q = torch.softmax(t_logp[r].float(), -1)
+        logp = torch.log_softmax(logits, -1).gather(1, t_ids[r].long())
+        loss = (1 - alpha) * loss - alpha * (q * logp).sum(-1)
     if weights is None:
-        return F.cross_entropy(logits, labels.reshape(-1)[sel])
+        return loss.mean()
     w = weights.reshape(-1)[sel]
-    return (F.cross_entropy(logits, labels.reshape(-1)[sel], reduction="none") * w).sum() / w.sum()
+    return (loss * w).sum() / w.sum()
 
 
 def optimise(model, opt, loss, lr):
