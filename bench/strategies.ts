@@ -42,6 +42,8 @@ interface Variant {
  * bench/results/strategies-sweep.md). The paper's defaults stay the configured defaults.
  */
 const CPU_TUNED: StrategyParams = { tau: 0.45, n0: 2, n: 2, nMax: 60 };
+/** The CPU-tuned parameters with sub-blocks that start at the draft, not on the block's grid. */
+const CPU_SLIDING: StrategyParams = { ...CPU_TUNED, slideSubBlocks: true };
 /** The best aligned-window row of the same sweep (windows end on sub-block boundaries). */
 const CPU_ALIGNED: StrategyParams = { tau: 0.45, n0: 1, n: 8, nMax: 60, alignWindows: true };
 
@@ -63,6 +65,16 @@ function variants(): Variant[] {
     // first window and extension step: on a CPU a longer verify pass costs more
     for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [4, 8], [6, 6], [8, 8], [16, 16]]) {
       out.push(failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60`, { n0, n }));
+    }
+    // sub-blocks that start at the draft: one pass drafts S tokens wherever the draft starts
+    for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [8, 8]]) {
+      out.push(
+        failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60 sliding`, {
+          n0,
+          n,
+          slideSubBlocks: true,
+        }),
+      );
     }
     // windows rounded up to sub-block ends: every pass drafts a whole sub-block, none is cut
     for (const [n0, n] of [[1, 1], [1, 8], [4, 4], [4, 8], [8, 8]]) {
@@ -94,6 +106,11 @@ function variants(): Variant[] {
       `failfast (CPU-tuned: tau ${CPU_TUNED.tau}, N0 ${CPU_TUNED.n0}, N ${CPU_TUNED.n}, ` +
         `N_max ${CPU_TUNED.nMax})`,
       CPU_TUNED,
+    ),
+    failfast(
+      `failfast (CPU-tuned, sliding sub-blocks: tau ${CPU_SLIDING.tau}, N0 ${CPU_SLIDING.n0}, ` +
+        `N ${CPU_SLIDING.n}, N_max ${CPU_SLIDING.nMax})`,
+      CPU_SLIDING,
     ),
     failfast(
       `failfast (aligned windows: tau ${CPU_ALIGNED.tau}, N0 ${CPU_ALIGNED.n0}, ` +

@@ -48,6 +48,7 @@ export interface Config {
   arDraftK: number;
   draftReuse: boolean;
   alignWindows: boolean;
+  slideSubBlocks: boolean;
   trimLowConfidence: boolean;
   maxConcurrent: number;
   maxQueue: number;
@@ -255,6 +256,15 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
       "drafts a whole sub-block and no window ends mid-sub-block (off: the paper's N0 / N).",
   ),
   def(
+    "slideSubBlocks",
+    "FAILFAST_SLIDE_SUB_BLOCKS",
+    { type: "bool" },
+    false,
+    "FailFast: a denoising pass decides the sub-block of S positions that starts at the draft's " +
+      "first undecided position, not the block's fixed grid, so one pass drafts S tokens wherever " +
+      "verification stopped (off: Fast-dLLM v2's grid, as the paper's code). Not with alignWindows.",
+  ),
+  def(
     "trimLowConfidence",
     "FAILFAST_TRIM_LOW_CONFIDENCE",
     { type: "bool" },
@@ -445,6 +455,12 @@ export function loadConfig(
   const result = config as unknown as Config;
   if (result.nMax < result.n0) {
     throw new ConfigError("FAILFAST_N_MAX", `must be at least FAILFAST_N0 (${result.n0})`);
+  }
+  if (result.alignWindows && result.slideSubBlocks) {
+    throw new ConfigError(
+      "FAILFAST_SLIDE_SUB_BLOCKS",
+      "cannot be true with FAILFAST_ALIGN_WINDOWS (windows rounded to a grid that sliding leaves)",
+    );
   }
   if (result.backend === "remote" && !/^https?:\/\//.test(result.remoteUrl)) {
     throw new ConfigError(

@@ -50,6 +50,10 @@ Deno.test("config: invalid values name the variable and the accepted values", ()
     [{ FAILFAST_TAU: "NaN" }, /FAILFAST_TAU/],
     [{ FAILFAST_DRAFT_REUSE: "yes" }, /FAILFAST_DRAFT_REUSE: .*true or false/],
     [{ FAILFAST_N0: "20", FAILFAST_N_MAX: "10" }, /FAILFAST_N_MAX: must be at least/],
+    [
+      { FAILFAST_ALIGN_WINDOWS: "true", FAILFAST_SLIDE_SUB_BLOCKS: "true" },
+      /FAILFAST_SLIDE_SUB_BLOCKS: cannot be true with FAILFAST_ALIGN_WINDOWS/,
+    ],
     [{ FAILFAST_BACKEND: "remote" }, /FAILFAST_REMOTE_URL/],
     [{ FAILFAST_LOG_LEVEL: "loud" }, /FAILFAST_LOG_LEVEL/],
   ];

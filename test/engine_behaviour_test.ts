@@ -1,7 +1,7 @@
 // Engine behaviour: forced drafts, cancellation, sampling, statistics and bad requests.
 import assert from "node:assert/strict";
 import { ownQuestions } from "../bench/questions.ts";
-import type { Drafter } from "../src/engine/drafter.ts";
+import type { Draft, Drafter } from "../src/engine/drafter.ts";
 import { DllmDrafter, type DraftPlan } from "../src/engine/dllm-drafter.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
@@ -198,6 +198,7 @@ Deno.test({
       [{ strategy: "beam" }, "strategy"],
       [{ params: { tau: 2 } }, "tau"],
       [{ params: { n0: 20, nMax: 10 } }, "n_max"],
+      [{ params: { alignWindows: true, slideSubBlocks: true } }, "slide_sub_blocks"],
       [{ params: { k: 0 } }, "k"],
       [{ messages: [] }, "messages"],
       [{ messages: undefined, prompt: "" }, "prompt"],
@@ -224,6 +225,7 @@ function draftPlan(overrides: Partial<DraftPlan>): DraftPlan {
     tau: 0.45,
     threshold: 0.05,
     align: false,
+    slide: false,
     trim: false,
     ...overrides,
   };
@@ -241,18 +243,22 @@ async function arAnswer(question: string) {
 
 /**
  * Drafts after every `stride`-th prefix of `answer`'s first 40 tokens, as rounds that accept
- * exactly that prefix would; releases the drafter and returns the drafts.
+ * exactly that prefix would, handing each draft and its context length to `each`; releases the
+ * drafter and returns the drafts.
  */
 async function draftAlong(
   drafter: DllmDrafter,
   prompt: number[],
   answer: number[],
   stride: number,
+  each: (contextLength: number, draft: Draft) => void = () => {},
 ): Promise<number[][]> {
   const out: number[][] = [];
   for (let n = 0; n < 40; n += stride) {
     const context = [...prompt, ...answer.slice(0, n)];
-    out.push((await drafter.propose(context, 1000, newTimeBuckets())).tokens);
+    const draft = await drafter.propose(context, 1000, newTimeBuckets());
+    each(context.length, draft);
+    out.push(draft.tokens);
     drafter.onVerified(context.length);
   }
   drafter.release();
@@ -270,12 +276,9 @@ Deno.test({
     for (const align of [true, false]) {
       const plan = draftPlan({ align });
       const drafter = new DllmDrafter(session, parts.policy, plan, [...eos]);
-      for (let n = 0; n < 40; n++) {
-        const context = [...prompt, ...answer.slice(0, n)];
-        const L = context.length;
-        const d = await drafter.propose(context, 1000, newTimeBuckets());
+      await draftAlong(drafter, prompt, answer, 1, (L, d) => {
         const k = d.tokens.length;
-        if (d.tokens.some((t) => eos.has(t))) continue; // a draft ends at its EOS
+        if (d.tokens.some((t) => eos.has(t))) return; // a draft ends at its EOS
         if (align) {
           assert.equal((L + k) % S, 0, `L ${L}: the window [L, L + ${k}) ends mid-sub-block`);
           // one denoising pass per sub-block touched, plus block-completion passes
@@ -284,9 +287,50 @@ Deno.test({
         } else {
           assert.equal(k % plan.step, 0, `L ${L}: ${k} is not N0 + a multiple of N`);
         }
-        drafter.onVerified(L);
-      }
-      drafter.release();
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "engine: sliding sub-blocks draft S tokens in one denoising pass wherever the draft starts",
+  sanitizeResources: false,
+  async fn() {
+    const { prompt, answer } = await arAnswer(ownQuestions(3)[0]);
+    const session = parts.drafter!.session;
+    const B = session.config.blockSize!, S = session.config.subBlockSize!;
+    const eos = new Set(parts.verifier.dir.config.eosTokenIds);
+    // a fixed window of S tokens, so that both layouts draft the same positions
+    for (const slide of [true, false]) {
+      let denoised: number[][] = [];
+      const recording: typeof session = Object.create(session, {
+        forward: {
+          value: (...args: Parameters<typeof session.forward>) => {
+            if (!args[2].commit) denoised.push(Array.from(args[2].positions!));
+            return session.forward(...args);
+          },
+        },
+      });
+      const plan = draftPlan({ initial: S, step: 0, max: S, tau: null, slide });
+      const drafter = new DllmDrafter(recording, parts.policy, plan, [...eos]);
+      let twoPassDrafts = 0;
+      await draftAlong(drafter, prompt, answer, 1, (L, d) => {
+        const passes = denoised;
+        denoised = [];
+        if (d.tokens.some((t) => eos.has(t)) || (L % B) + S > B) return; // EOS, or a block end
+        assert.equal(d.tokens.length, S);
+        if (L % S !== 0 && !slide) twoPassDrafts++;
+        if (slide) {
+          assert.equal(passes.length, 1, `L ${L}: ${passes.length} passes`);
+          // the window runs from the block start to the end of the S positions it decides (at a
+          // block start the first draft token comes from the completion pass: S after it)
+          assert.equal(Math.min(...passes[0]), L - (L % B));
+          assert.equal(Math.max(...passes[0]) + 1, L % B === 0 ? L + S + 1 : L + S);
+        } else {
+          assert.equal(passes.length, L % S === 0 ? 1 : 2, `L ${L}: ${passes.length} passes`);
+        }
+      });
+      if (!slide) assert.ok(twoPassDrafts > 10, "the grid never needed a second pass");
     }
   },
 });

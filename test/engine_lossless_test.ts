@@ -20,6 +20,11 @@ const VARIANTS: { strategy: Strategy; params?: StrategyParams; label: string }[]
     params: { n0: 4, n: 4, alignWindows: true },
     label: "failfast N0 = N = 4, aligned windows",
   },
+  {
+    strategy: "failfast",
+    params: { tau: 0.45, n0: 2, n: 2, slideSubBlocks: true },
+    label: "failfast N0 = N = 2, sliding sub-blocks",
+  },
   { strategy: "dllm-fixed", params: { k: 8 }, label: "dllm-fixed k=8" },
   { strategy: "ar-draft", params: { k: 8 }, label: "ar-draft k=8" },
   { strategy: "ar-draft", params: { k: 8, stopBelow: 0.4 }, label: "ar-draft k=8 stop<0.4" },

@@ -113,6 +113,13 @@ const CASES: Case[] = [
     "failfast.n_max",
   ],
   [
+    "failfast sliding and aligned windows",
+    CHAT,
+    { messages: user, failfast: { align_windows: true, slide_sub_blocks: true } },
+    400,
+    "failfast.slide_sub_blocks",
+  ],
+  [
     "failfast draft_reuse a string",
     CHAT,
     { messages: user, failfast: { draft_reuse: "yes" } },

@@ -2,7 +2,8 @@
  * Block-diffusion drafting (Fast-dLLM v2 decoding, FAILFAST.md sections 2 and 3).
  *
  * Positions are decided block by block (B, from the model's bd_size) and, inside a block,
- * sub-block by sub-block (S). A denoising pass runs the current block window (committed tokens
+ * sub-block by sub-block (S: on the block's grid, or S positions from the first undecided one
+ * when the plan slides them). A denoising pass runs the current block window (committed tokens
  * plus [MASK]s) against the cache of complete blocks and writes nothing; the policy core commits
  * every masked position of the current sub-block above the unmask threshold (at least one).
  * A complete block gets one more pass that writes its keys and values to the cache; its last row
@@ -50,6 +51,15 @@ export interface DraftPlan {
    * an aligned window uses all it drafts and never pays a pass for a sub-block it cuts short.
    */
   align: boolean;
+  /**
+   * A denoising pass decides the S positions from the draft's first undecided one (within the
+   * block) rather than the sub-block of the block's fixed grid. Fast-dLLM v2's grid suits
+   * decoding a block from its start; a speculative draft starts wherever verification stopped,
+   * and on the grid a draft that starts late in a sub-block runs out of decided positions after
+   * a token or two and pays a second pass to extend. Sliding, one pass decides S positions
+   * wherever the draft starts (the drafter was trained on masks from any point of a block).
+   */
+  slide: boolean;
   /**
    * When a window fails fast, propose it only up to its first token below tau (FAILFAST.md
    * section 3: the paper's code proposes the whole window): the verifier then skips tokens that
@@ -232,10 +242,10 @@ export class DllmDrafter implements Drafter {
         decide(blockStart, this.boundary!.token, this.boundary!.conf);
         continue;
       }
-      // Denoise the sub-block holding q until it has no mask left.
-      const sbStart = blockStart + Math.floor((q - blockStart) / S) * S;
+      // Denoise the sub-block holding q (or starting at q) until it has no mask left.
+      const sbStart = plan.slide ? q : blockStart + Math.floor((q - blockStart) / S) * S;
       const first = Math.max(sbStart, blockStart + 1); // the block's first position is never masked here
-      const sbEnd = sbStart + S;
+      const sbEnd = Math.min(sbStart + S, blockStart + B);
       while (true) {
         const masked: boolean[] = [];
         for (let p = first; p < sbEnd; p++) masked.push(block[p - blockStart] === maskId);

@@ -177,6 +177,14 @@ export class FailFastEngine implements Engine {
     const n0 = p.n0 ?? c.n0;
     const nMax = p.nMax ?? Math.max(c.nMax, n0);
     if (nMax < n0) invalid(`n_max (${nMax}) must be at least n0 (${n0})`, "n_max");
+    const alignWindows = p.alignWindows ?? c.alignWindows;
+    const slideSubBlocks = p.slideSubBlocks ?? c.slideSubBlocks;
+    if (alignWindows && slideSubBlocks) {
+      invalid(
+        "align_windows rounds windows to the sub-block grid that slide_sub_blocks leaves: set at most one",
+        p.slideSubBlocks !== undefined ? "slide_sub_blocks" : "align_windows",
+      );
+    }
     const prompt = this.encodePrompt(request);
     if (prompt.length >= this.contextLength) {
       invalid(
@@ -205,7 +213,8 @@ export class FailFastEngine implements Engine {
         k: p.k ?? (strategy === "ar-draft" ? c.arDraftK : c.fixedK),
         stopBelow: p.stopBelow ?? null,
         draftReuse: p.draftReuse ?? c.draftReuse,
-        alignWindows: p.alignWindows ?? c.alignWindows,
+        alignWindows,
+        slideSubBlocks,
         trimLowConfidence: p.trimLowConfidence ?? c.trimLowConfidence,
       },
     };
@@ -228,6 +237,7 @@ export class FailFastEngine implements Engine {
           tau: null,
           threshold: p.unmaskThreshold,
           align: false,
+          slide: false,
           trim: false,
         }, this.eos);
       case "failfast":
@@ -238,6 +248,7 @@ export class FailFastEngine implements Engine {
           tau: p.tau,
           threshold: p.unmaskThreshold,
           align: p.alignWindows,
+          slide: p.slideSubBlocks,
           trim: p.trimLowConfidence,
         }, this.eos);
     }

@@ -5,9 +5,8 @@
  *
  * Extension field (documented in the README): `"failfast": {"strategy", "tau", "n0", "n",
  * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows",
- * "trim_low_confidence"}` chooses the
- * decoding strategy and its parameters for one request; unset keys take the server's configured
- * defaults.
+ * "slide_sub_blocks", "trim_low_confidence"}` chooses the decoding strategy and its parameters
+ * for one request; unset keys take the server's configured defaults.
  */
 import { type Config, STRATEGIES, type Strategy } from "../config.ts";
 import { InvalidRequestError } from "../errors.ts";
@@ -61,6 +60,7 @@ const FAILFAST_KEYS = [
   "stop_below",
   "draft_reuse",
   "align_windows",
+  "slide_sub_blocks",
   "trim_low_confidence",
 ] as const;
 
@@ -216,10 +216,14 @@ function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyPara
     stopBelow: num(v, "stop_below", p("stop_below"), unit),
     draftReuse: bool(v, "draft_reuse", p("draft_reuse")),
     alignWindows: bool(v, "align_windows", p("align_windows")),
+    slideSubBlocks: bool(v, "slide_sub_blocks", p("slide_sub_blocks")),
     trimLowConfidence: bool(v, "trim_low_confidence", p("trim_low_confidence")),
   };
   if (params.n0 !== undefined && params.nMax !== undefined && params.nMax < params.n0) {
     bad("failfast.n_max", `must be at least failfast.n0 (${params.n0})`);
+  }
+  if (params.alignWindows && params.slideSubBlocks) {
+    bad("failfast.slide_sub_blocks", "cannot be true with failfast.align_windows");
   }
   for (const key of Object.keys(params) as (keyof StrategyParams)[]) {
     if (params[key] === undefined) delete params[key];
