@@ -130,6 +130,13 @@ function variants(): Variant[] {
       strategy: "dllm-fixed",
       params: { k, unmaskThreshold: t },
     }))),
+    // the baseline with FailFast's sliding sub-blocks too, so that the comparison is like for like
+    ...(quick ? [] : [4, 8].map((k): Variant => ({
+      name: `dllm-fixed k=${k} thr=0.05 sliding`,
+      family: "dllm-fixed",
+      strategy: "dllm-fixed",
+      params: { k, unmaskThreshold: 0.05, slideSubBlocks: true },
+    }))),
     ...arKs.map((k): Variant => ({
       name: `ar-draft k=${k}`,
       family: "ar-draft",

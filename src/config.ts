@@ -260,7 +260,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     "FAILFAST_SLIDE_SUB_BLOCKS",
     { type: "bool" },
     false,
-    "FailFast: a denoising pass decides the sub-block of S positions that starts at the draft's " +
+    "FailFast and dllm-fixed: a denoising pass decides the sub-block of S positions that starts at the draft's " +
       "first undecided position, not the block's fixed grid, so one pass drafts S tokens wherever " +
       "verification stopped (off: Fast-dLLM v2's grid, as the paper's code). Not with alignWindows.",
   ),

@@ -237,7 +237,7 @@ export class FailFastEngine implements Engine {
           tau: null,
           threshold: p.unmaskThreshold,
           align: false,
-          slide: false,
+          slide: p.slideSubBlocks,
           trim: false,
         }, this.eos);
       case "failfast":

@@ -31,7 +31,7 @@ export interface StrategyParams {
   draftReuse?: boolean;
   /** FailFast: windows end on the drafter's sub-block boundaries (N0 and N rounded up). */
   alignWindows?: boolean;
-  /** FailFast: a denoising pass decides the sub-block starting at the draft, not the grid's. */
+  /** FailFast, dllm-fixed: a denoising pass decides the sub-block starting at the draft, not the grid's. */
   slideSubBlocks?: boolean;
   /** FailFast: a window that fails fast is proposed only up to its first token below tau. */
   trimLowConfidence?: boolean;
