@@ -62,30 +62,19 @@ function variants(): Variant[] {
         out.push(failfast(`failfast tau=${tau} N_max=${nMax}`, { tau, nMax }));
       }
     }
+    /** Rows over first window N0 and extension step N, named with `suffix`, with `extra` set. */
+    const windows = (pairs: number[][], suffix = "", extra: StrategyParams = {}) =>
+      pairs.map(([n0, n]) =>
+        failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60${suffix}`, { n0, n, ...extra })
+      );
     // first window and extension step: on a CPU a longer verify pass costs more
-    for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [4, 8], [6, 6], [8, 8], [16, 16]]) {
-      out.push(failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60`, { n0, n }));
-    }
+    out.push(...windows([[2, 2], [3, 3], [4, 4], [4, 8], [6, 6], [8, 8], [16, 16]]));
     // sub-blocks that start at the draft: one pass drafts S tokens wherever the draft starts
-    for (const [n0, n] of [[2, 2], [3, 3], [4, 4], [8, 8]]) {
-      out.push(
-        failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60 sliding`, {
-          n0,
-          n,
-          slideSubBlocks: true,
-        }),
-      );
-    }
+    out.push(...windows([[2, 2], [3, 3], [4, 4], [8, 8]], " sliding", { slideSubBlocks: true }));
     // windows rounded up to sub-block ends: every pass drafts a whole sub-block, none is cut
-    for (const [n0, n] of [[1, 1], [1, 8], [4, 4], [4, 8], [8, 8]]) {
-      out.push(
-        failfast(`failfast tau=0.45 N0=${n0} N=${n} N_max=60 aligned`, {
-          n0,
-          n,
-          alignWindows: true,
-        }),
-      );
-    }
+    out.push(
+      ...windows([[1, 1], [1, 8], [4, 4], [4, 8], [8, 8]], " aligned", { alignWindows: true }),
+    );
     // more denoising passes per sub-block: surer drafts at a drafter cost
     for (const unmaskThreshold of [0.3, 0.6, 0.9]) {
       out.push(

@@ -36,7 +36,6 @@ def shard_rows(model, examples, idxs, pad_id, k, budget):
     out = {}
     s = 0
     while s < len(order):
-        L = len(examples[order[s]][0])
         e = s
         while e < len(order) and len(examples[order[e]][0]) * (e - s + 1) <= budget:
             e += 1

@@ -95,14 +95,18 @@ def tied_head_loss(model, hidden, labels, weights=None, soft=None):
     is (1 - alpha) CE(label) + alpha CE(teacher's top-k, renormalised): soft-target distillation."""
     sel = labels.reshape(-1) != -100
     logits = F.linear(hidden.reshape(-1, hidden.shape[-1])[sel], model.embed.weight)
-    loss = F.cross_entropy(logits, labels.reshape(-1)[sel], reduction="none")
-    if soft is not None:
+    target = labels.reshape(-1)[sel]
+    if soft is None:
+        loss = F.cross_entropy(logits, target, reduction="none")
+    else:
+        # one log-softmax for both terms
         rows, t_ids, t_logp, alpha = soft
         r = rows.reshape(-1)[sel]
         assert bool((r >= 0).all()), "a labelled position without a teacher row"
+        logp = torch.log_softmax(logits, -1)
         q = torch.softmax(t_logp[r].float(), -1)
-        logp = torch.log_softmax(logits, -1).gather(1, t_ids[r].long())
-        loss = (1 - alpha) * loss - alpha * (q * logp).sum(-1)
+        soft_ce = -(q * logp.gather(1, t_ids[r].long())).sum(-1)
+        loss = (1 - alpha) * F.nll_loss(logp, target, reduction="none") + alpha * soft_ce
     if weights is None:
         return loss.mean()
     w = weights.reshape(-1)[sel]
