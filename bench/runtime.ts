@@ -8,7 +8,8 @@
  * after the other's, with the drafter's pool spinning, sleeping or on one thread, and both passes
  * started together: onnxruntime-node runs a pass synchronously on the JavaScript thread, so two
  * sessions' passes in one process take as long as one after the other, and a drafter cannot work
- * while the verifier verifies without a worker thread of its own.
+ * while the verifier verifies without a worker thread of its own (whose core the verifier would
+ * lose: a last row times the verifier on one thread).
  * Writes bench/results/runtime.{json,md}.
  *
  *   deno task bench:runtime [--backends ort-node,ort-web-wasm,ort-web-webgpu] [--reps 30]
@@ -213,7 +214,13 @@ for (const backend of backends) {
         ...pair.together,
       },
     );
-    await Promise.all([sleeping.close(), single.close()]);
+    // What the verifier would give up if a drafter took the other core (a worker thread).
+    const verifierSingle = await openModel(verifierDir, { ...options, threads: 1 });
+    cases.push({
+      name: "verifier verify 5 rows (past 128), verifier on one thread",
+      ...(await time(verifierSingle, 128, 5, true)),
+    });
+    await Promise.all([sleeping.close(), single.close(), verifierSingle.close()]);
   }
   await Promise.all([v.close(), d.close(), a.close()]);
   results[backend] = cases;
