@@ -3,7 +3,8 @@
  * verify passes, a drafter denoising pass over a 32-token block window (all rows, and the 8
  * rows of one sub-block as the engine asks; and over a 16-token window, as a drafter whose
  * windows end with the sub-block feeds for a block's second sub-block), an AR-drafter step and a
- * 256-token prefill (all rows, and the last row as the engine asks), each split into
+ * 256-token prefill (all rows, and the last row as the engine asks), the drafters' passes again
+ * with int8 weight matrices (FAILFAST_DRAFTER_QUANTIZE=int8), each split into
  * onnxruntime's run and the TypeScript work around it. On ort-node, also each model's pass right
  * after the other's, with the drafter's pool spinning, sleeping or on one thread, and both passes
  * started together: onnxruntime-node runs a pass synchronously on the JavaScript thread, so two
@@ -176,6 +177,21 @@ for (const backend of backends) {
     { name: "AR drafter step (past 128)", ...(await time(a, 128, 1, true)) },
     { name: "verifier verify 5 rows (past 128)", ...(await time(v, 128, 5, true)) },
   ];
+  // The drafters with int8 weight matrices (FAILFAST_DRAFTER_QUANTIZE=int8).
+  const dq = await openModel(drafterDir, { ...options, quantize: "int8" });
+  const aq = await openModel(arDrafterDir, { ...options, quantize: "int8" });
+  cases.push(
+    {
+      name: "dLLM drafter denoise, 32-token window, 8 rows kept (past 128), int8 drafter",
+      ...(await time(dq, 128, 32, false, 8)),
+    },
+    {
+      name: "dLLM drafter denoise, 16-token window, 8 rows kept (past 128), int8 drafter",
+      ...(await time(dq, 128, 16, false, 8)),
+    },
+    { name: "AR drafter step (past 128), int8 drafter", ...(await time(aq, 128, 1, true)) },
+  );
+  await Promise.all([dq.close(), aq.close()]);
   if (backend === "ort-node") {
     // The sessions above spin (onnxruntime's default); the engine opens drafters with one
     // thread (FAILFAST_DRAFTER_THREADS), or sleeping when given more.
@@ -203,6 +219,12 @@ for (const backend of backends) {
         ...(await denoiseAfterVerifier(v, single)),
       },
     );
+    const singleInt8 = await openModel(drafterDir, { ...options, threads: 1, quantize: "int8" });
+    cases.push({
+      name: "dLLM drafter denoise (8 rows kept) after a verify pass, drafter on one thread, int8",
+      ...(await denoiseAfterVerifier(v, singleInt8)),
+    });
+    await singleInt8.close();
     const pair = await verifyAndDenoise(v, single);
     cases.push(
       {

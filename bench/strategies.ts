@@ -34,6 +34,8 @@ interface Variant {
   family: Strategy;
   strategy: Strategy;
   params?: StrategyParams;
+  /** Runs on a second engine whose drafters run in int8 (FAILFAST_DRAFTER_QUANTIZE=int8). */
+  int8?: boolean;
 }
 
 /**
@@ -132,6 +134,29 @@ function variants(): Variant[] {
       strategy: "ar-draft",
       params: { k },
     })),
+    // int8 drafters (same verifier, same outputs): the best row of each family again
+    {
+      ...failfast(
+        `failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau ${CPU_SLIDING.tau}, ` +
+          `N0 ${CPU_SLIDING.n0}, N ${CPU_SLIDING.n}, N_max ${CPU_SLIDING.nMax})`,
+        CPU_SLIDING,
+      ),
+      int8: true,
+    },
+    ...(quick ? [] : [{
+      name: "dllm-fixed k=4 thr=0.05 sliding, int8 drafter",
+      family: "dllm-fixed" as const,
+      strategy: "dllm-fixed" as const,
+      params: { k: 4, unmaskThreshold: 0.05, slideSubBlocks: true },
+      int8: true,
+    }]),
+    ...(quick ? [4] : [3, 5]).map((k): Variant => ({
+      name: `ar-draft k=${k}, int8 drafter`,
+      family: "ar-draft",
+      strategy: "ar-draft",
+      params: { k },
+      int8: true,
+    })),
     {
       name: "ar-draft k=10 stop<0.45",
       family: "ar-draft",
@@ -199,6 +224,13 @@ const config: Config = loadConfig();
 const log = new Logger("warn");
 const engine = await createEngine(config, log, { onProgress: (m) => console.error(m) });
 const list = variants();
+// The int8 rows need drafters opened differently: a second engine (its own verifier session,
+// the same model and settings).
+const engineInt8 = list.some((v) => v.int8)
+  ? await createEngine({ ...config, drafterQuantize: "int8" }, log, {
+    onProgress: (m) => console.error(`int8 drafters: ${m}`),
+  })
+  : null;
 const totals = new Map(list.map((v) => [v.name, emptyTotals()]));
 const outputs = new Map<string, string>();
 
@@ -210,7 +242,7 @@ async function runOne(
   let stats: GenerationStats | undefined;
   const tokens: number[] = [];
   for await (
-    const ev of engine.generate({
+    const ev of (v.int8 ? engineInt8! : engine).generate({
       messages: [{ role: "user", content: q }],
       maxTokens,
       strategy: v.strategy,
@@ -368,6 +400,7 @@ await writeResults(sweep ? "strategies-sweep" : "strategies", {
   rows,
 }, markdown);
 await engine.close();
+await engineInt8?.close();
 if (mismatches > 0) {
   console.error(`error: ${mismatches} outputs differ from ar`);
   Deno.exit(1);

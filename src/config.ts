@@ -14,6 +14,7 @@ export const BACKENDS = ["ort-node", "ort-web-wasm", "ort-web-webgpu", "remote"]
 export type Backend = typeof BACKENDS[number];
 
 export const DEVICES = ["cpu", "cuda"] as const;
+export const DRAFTER_QUANTIZE = ["none", "int8"] as const;
 export type Device = typeof DEVICES[number];
 
 export const GRAPH_OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
@@ -35,6 +36,7 @@ export interface Config {
   threads: number;
   drafterThreads: number;
   drafterSpin: boolean;
+  drafterQuantize: typeof DRAFTER_QUANTIZE[number];
   graphOptimization: GraphOptLevel;
   remoteUrl: string;
   strategy: Strategy;
@@ -168,6 +170,16 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
       "a pass. Off by default: a drafter pass is always followed by a verifier pass, and a " +
       "spinning idle pool takes the cores that pass needs (the verifier's own pool spins, as " +
       "plain decoding wants).",
+  ),
+  def(
+    "drafterQuantize",
+    "FAILFAST_DRAFTER_QUANTIZE",
+    { type: "enum", values: DRAFTER_QUANTIZE },
+    "none",
+    "int8: run the drafters' weight matrices in int8, quantized in memory at load time (the " +
+      "files stay float32). Outputs do not change (the verifier checks every drafted token); " +
+      "drafter passes take about half the time on ort-node, where they are bound by reading " +
+      "weights, but longer on ort-web-wasm (`deno task bench:runtime`).",
   ),
   def(
     "graphOptimization",

@@ -56,6 +56,10 @@ Deno.test("config: invalid values name the variable and the accepted values", ()
     ],
     [{ FAILFAST_BACKEND: "remote" }, /FAILFAST_REMOTE_URL/],
     [{ FAILFAST_LOG_LEVEL: "loud" }, /FAILFAST_LOG_LEVEL/],
+    [
+      { FAILFAST_DRAFTER_QUANTIZE: "int4" },
+      /FAILFAST_DRAFTER_QUANTIZE: got "int4", expected one of "none", "int8"/,
+    ],
   ];
   for (const [vars, pattern] of cases) {
     assert.throws(() => loadConfig({ env: envOf(vars) }), (e: unknown) => {

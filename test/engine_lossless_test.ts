@@ -6,6 +6,7 @@ import type { StrategyParams } from "../src/engine/types.ts";
 import { chat, collect, testEngine } from "./helpers/engine.ts";
 
 const { engine, config, parts } = await testEngine();
+const defaultEngine = engine;
 const MASK = parts.drafter!.dir.config.maskTokenId!;
 
 const VARIANTS: { strategy: Strategy; params?: StrategyParams; label: string }[] = [
@@ -38,6 +39,7 @@ async function checkLossless(
   label: string,
   maxTokens: number,
   variants = VARIANTS,
+  engine = defaultEngine,
 ) {
   const mismatches: string[] = [];
   let tokens = 0;
@@ -81,6 +83,22 @@ Deno.test({
       !v.params || v.label === "dllm-fixed k=8" || v.label === "ar-draft k=8"
     );
     await checkLossless(await readQuestions(GSM8K_TEST, FROM_GSM8K), "gsm8k", 256, main);
+  },
+});
+
+Deno.test({
+  name: "engine: with int8 drafters (FAILFAST_DRAFTER_QUANTIZE) every strategy still equals ar",
+  sanitizeResources: false,
+  async fn() {
+    // Quantized drafters propose other tokens at times; the verifier still decides every one.
+    const int8 = await testEngine({ FAILFAST_DRAFTER_QUANTIZE: "int8" });
+    const variants = VARIANTS.filter((v) =>
+      !v.params || v.label.includes("sliding") || v.label === "dllm-fixed k=8" ||
+      v.label === "ar-draft k=8"
+    );
+    await checkLossless(ownQuestions(30), "own, int8 drafters", 256, variants, int8.engine);
+    for (const s of int8.sessions) assert.equal(s.live, 0, "every cache released");
+    await Promise.all(int8.sessions.map((s) => s.close()));
   },
 });
 

@@ -413,6 +413,7 @@ export async function createEngine(
   // default, and sleep at once when given more.
   const drafterRuntime: Partial<RuntimeOptions> = {
     spin: config.drafterSpin,
+    ...(config.drafterQuantize === "int8" ? { quantize: "int8" as const } : {}),
     ...(config.backend === "ort-node" && config.drafterThreads > 0
       ? { threads: config.drafterThreads }
       : {}),

@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import { InferenceError } from "../errors.ts";
 import type { ModelDir } from "../model/model-dir.ts";
 import { type Ort, OrtModelSession } from "./ort-session.ts";
+import { QuantizeError, quantizeMatMulWeights } from "./quantize-weights.ts";
 import type { ModelSession } from "./types.ts";
 
 export type RuntimeOptions =
@@ -18,6 +19,11 @@ export type RuntimeOptions =
      * next pass of another session needs.
      */
     spin?: boolean;
+    /**
+     * "int8": run the model's constant-weight MatMuls in int8, rewritten in memory at load time
+     * (quantize-weights.ts). For drafters only: a verifier's logits must stay exact.
+     */
+    quantize?: "int8";
   };
 
 let ortWebWasm: Promise<Ort> | undefined;
@@ -60,6 +66,17 @@ export async function openModel(model: ModelDir, options: RuntimeOptions): Promi
     if (options.threads > 0) ort.env.wasm.numThreads = options.threads;
     sessionOptions.executionProviders = [options.backend === "ort-web-webgpu" ? "webgpu" : "wasm"];
     source = await Deno.readFile(model.onnxPath);
+  }
+  if (options.quantize === "int8") {
+    const bytes = source instanceof Uint8Array ? source : await Deno.readFile(model.onnxPath);
+    try {
+      source = quantizeMatMulWeights(bytes).model;
+    } catch (e) {
+      if (!(e instanceof QuantizeError)) throw e;
+      throw new InferenceError(`cannot quantize ${model.onnxPath} to int8: ${e.message}`, {
+        cause: e,
+      });
+    }
   }
   let session;
   try {

@@ -59,14 +59,19 @@ export async function testEngine(env: Record<string, string> = {}): Promise<Test
       })[n],
   });
   const sessions: CountingSession[] = [];
-  const load = async (dir: string, kind: "ar" | "dllm"): Promise<LoadedModel> => {
+  const load = async (
+    dir: string,
+    kind: "ar" | "dllm",
+    drafter = true,
+  ): Promise<LoadedModel> => {
     const model = await loadModelDir(dir, kind);
-    const session = new CountingSession(await openModel(model, config));
+    const quantize = drafter && config.drafterQuantize === "int8" ? "int8" : undefined;
+    const session = new CountingSession(await openModel(model, { ...config, quantize }));
     sessions.push(session);
     return { dir: model, session };
   };
   const parts: EngineParts = {
-    verifier: await load(VERIFIER_DIR, "ar"),
+    verifier: await load(VERIFIER_DIR, "ar", false),
     drafter: await load(DRAFTER_DIR, "dllm"),
     arDrafter: await load(AR_DRAFTER_DIR, "ar"),
     policy: await loadPolicy(),
