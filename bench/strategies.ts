@@ -10,7 +10,7 @@
  */
 
 import { type Config, loadConfig, type Strategy } from "../src/config.ts";
-import { createEngine } from "../src/engine/engine.ts";
+import { createEngine, openDrafters } from "../src/engine/engine.ts";
 import type { GenerationStats, StrategyParams } from "../src/engine/types.ts";
 import { Logger } from "../src/log.ts";
 import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "./questions.ts";
@@ -34,7 +34,7 @@ interface Variant {
   family: Strategy;
   strategy: Strategy;
   params?: StrategyParams;
-  /** Runs on a second engine whose drafters run in int8 (FAILFAST_DRAFTER_QUANTIZE=int8). */
+  /** Runs with drafters whose weight matrices run in int8 (FAILFAST_DRAFTER_QUANTIZE=int8). */
   int8?: boolean;
 }
 
@@ -144,6 +144,12 @@ function variants(): Variant[] {
       int8: true,
     },
     ...(quick ? [] : [{
+      name: "dllm-fixed k=3 thr=0.9, int8 drafter",
+      family: "dllm-fixed" as const,
+      strategy: "dllm-fixed" as const,
+      params: { k: 3, unmaskThreshold: 0.9 },
+      int8: true,
+    }, {
       name: "dllm-fixed k=4 thr=0.05 sliding, int8 drafter",
       family: "dllm-fixed" as const,
       strategy: "dllm-fixed" as const,
@@ -224,12 +230,12 @@ const config: Config = loadConfig();
 const log = new Logger("warn");
 const engine = await createEngine(config, log, { onProgress: (m) => console.error(m) });
 const list = variants();
-// The int8 rows need drafters opened differently: a second engine (its own verifier session,
-// the same model and settings).
+// The int8 rows run on int8 drafters beside the float ones, over the same verifier session.
 const engineInt8 = list.some((v) => v.int8)
-  ? await createEngine({ ...config, drafterQuantize: "int8" }, log, {
-    onProgress: (m) => console.error(`int8 drafters: ${m}`),
-  })
+  ? engine.withDrafters(
+    await openDrafters({ ...config, drafterQuantize: "int8" }, log, (m) =>
+      console.error(`int8: ${m}`)),
+  )
   : null;
 const totals = new Map(list.map((v) => [v.name, emptyTotals()]));
 const outputs = new Map<string, string>();

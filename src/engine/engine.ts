@@ -95,6 +95,8 @@ export class FailFastEngine implements Engine {
     private readonly parts: EngineParts,
     private readonly config: Config,
     private readonly log: Logger,
+    /** false: the verifier belongs to another engine (withDrafters), which closes it. */
+    private readonly ownsVerifier = true,
   ) {
     this.modelName = config.modelName;
     const v = parts.verifier.dir.config;
@@ -373,11 +375,75 @@ export class FailFastEngine implements Engine {
     }
   }
 
-  /** Frees every session. */
+  /**
+   * An engine over the same verifier session and policy core with other drafters (the benchmark
+   * runs int8 drafters beside float ones this way, without a second verifier competing for the
+   * cores); it closes only its own drafters.
+   */
+  withDrafters(drafters: Pick<EngineParts, "drafter" | "arDrafter">): FailFastEngine {
+    for (const d of [drafters.drafter, drafters.arDrafter]) {
+      if (d) checkSameVocabulary(this.parts.verifier.dir, d.dir);
+    }
+    return new FailFastEngine({ ...this.parts, ...drafters }, this.config, this.log, false);
+  }
+
+  /** Frees every session it owns. */
   async close(): Promise<void> {
     const { verifier, drafter, arDrafter } = this.parts;
-    await Promise.all([verifier, drafter, arDrafter].map((m) => m?.session.close()));
+    const owned = this.ownsVerifier ? [verifier, drafter, arDrafter] : [drafter, arDrafter];
+    await Promise.all(owned.map((m) => m?.session.close()));
   }
+}
+
+type Progress = (message: string) => void;
+
+/** Opens one model directory on the configured runtime, with `runtime` overriding the config. */
+async function openLoaded(
+  config: Config,
+  log: Logger,
+  progress: Progress,
+  dir: string,
+  kind: "ar" | "dllm",
+  what: string,
+  runtime: Partial<RuntimeOptions> = {},
+): Promise<LoadedModel> {
+  progress(`loading ${what} from ${dir}`);
+  const model = await loadModelDir(dir, kind);
+  const session = await openModel(model, { ...config, ...runtime });
+  log.info("model loaded", { what, dir, backend: session.backend });
+  return { dir: model, session };
+}
+
+/**
+ * Opens the configured drafters as an engine runs them (directories set to "" give null).
+ * Drafter passes alternate with verifier passes on the same cores, and onnxruntime-node's pools
+ * spin-wait after a pass: the verifier's, which plain decoding wants, takes the cores a
+ * multi-threaded drafter pass needs, and a spinning drafter pool slows the verifier's next pass
+ * (bench/results/runtime.md, the "after a ... pass" rows). So drafters run on one thread by
+ * default, and sleep at once when given more; with FAILFAST_DRAFTER_QUANTIZE=int8 their weight
+ * matrices run in int8.
+ */
+export async function openDrafters(
+  config: Config,
+  log: Logger,
+  progress: Progress = () => {},
+): Promise<Pick<EngineParts, "drafter" | "arDrafter">> {
+  const runtime: Partial<RuntimeOptions> = {
+    spin: config.drafterSpin,
+    ...(config.backend === "ort-node" && config.drafterThreads > 0
+      ? { threads: config.drafterThreads }
+      : {}),
+    ...(config.drafterQuantize === "int8" ? { quantize: "int8" as const } : {}),
+  };
+  const open = (dir: string, kind: "ar" | "dllm", what: string) =>
+    openLoaded(config, log, progress, dir, kind, what, runtime);
+  const drafter = config.drafterDir
+    ? await open(config.drafterDir, "dllm", "diffusion drafter")
+    : null;
+  const arDrafter = config.arDrafterDir
+    ? await open(config.arDrafterDir, "ar", "AR drafter")
+    : null;
+  return { drafter, arDrafter };
 }
 
 /**
@@ -388,42 +454,13 @@ export class FailFastEngine implements Engine {
 export async function createEngine(
   config: Config,
   log: Logger,
-  options: { onProgress?: (message: string) => void } = {},
+  options: { onProgress?: Progress } = {},
 ): Promise<FailFastEngine> {
   const progress = options.onProgress ?? (() => {});
-  const open = async (
-    dir: string,
-    kind: "ar" | "dllm",
-    what: string,
-    runtime: Partial<RuntimeOptions> = {},
-  ): Promise<LoadedModel> => {
-    progress(`loading ${what} from ${dir}`);
-    const model = await loadModelDir(dir, kind);
-    const session = await openModel(model, { ...config, ...runtime });
-    log.info("model loaded", { what, dir, backend: session.backend });
-    return { dir: model, session };
-  };
   progress("loading the policy core");
   const policy = await loadPolicy();
-  const verifier = await open(config.verifierDir, "ar", "verifier");
-  // Drafter passes alternate with verifier passes on the same cores, and onnxruntime-node's
-  // pools spin-wait after a pass: the verifier's, which plain decoding wants, takes the cores a
-  // multi-threaded drafter pass needs, and a spinning drafter pool slows the verifier's next pass
-  // (bench/results/runtime.md, the "after a ... pass" rows). So drafters run on one thread by
-  // default, and sleep at once when given more.
-  const drafterRuntime: Partial<RuntimeOptions> = {
-    spin: config.drafterSpin,
-    ...(config.drafterQuantize === "int8" ? { quantize: "int8" as const } : {}),
-    ...(config.backend === "ort-node" && config.drafterThreads > 0
-      ? { threads: config.drafterThreads }
-      : {}),
-  };
-  const drafter = config.drafterDir
-    ? await open(config.drafterDir, "dllm", "diffusion drafter", drafterRuntime)
-    : null;
-  const arDrafter = config.arDrafterDir
-    ? await open(config.arDrafterDir, "ar", "AR drafter", drafterRuntime)
-    : null;
+  const verifier = await openLoaded(config, log, progress, config.verifierDir, "ar", "verifier");
+  const { drafter, arDrafter } = await openDrafters(config, log, progress);
   for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
   const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log);
   if (!engine.strategies.includes(config.strategy)) {
