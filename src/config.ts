@@ -178,8 +178,9 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     "none",
     "int8: run the drafters' weight matrices in int8, quantized in memory at load time (the " +
       "files stay float32). Outputs do not change (the verifier checks every drafted token); " +
-      "drafter passes take about half the time on ort-node, where they are bound by reading " +
-      "weights, but longer on ort-web-wasm (`deno task bench:runtime`).",
+      "on ort-node a denoising pass right after a verify pass takes about 0.6 of the float " +
+      "pass's time, as it is bound by reading weights; on ort-web-wasm the gain is smaller " +
+      "(`deno task bench:runtime`). Measured on CPU backends only.",
   ),
   def(
     "graphOptimization",
