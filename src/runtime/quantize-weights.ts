@@ -29,7 +29,7 @@ const MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8;
 const OPSET_DOMAIN = 1, OPSET_VERSION = 2;
 const GRAPH_NODE = 1, GRAPH_INITIALIZER = 5, GRAPH_OUTPUT = 12;
 const NODE_INPUT = 1, NODE_OUTPUT = 2, NODE_OP_TYPE = 4, NODE_ATTRIBUTE = 5, NODE_DOMAIN = 7;
-const ATTR_NAME = 1, ATTR_INTS = 8;
+const ATTR_NAME = 1, ATTR_GRAPH = 6, ATTR_INTS = 8, ATTR_GRAPHS = 11;
 const VALUE_INFO_NAME = 1;
 const TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_FLOAT_DATA = 4, TENSOR_NAME = 8;
 const TENSOR_RAW_DATA = 9, TENSOR_DATA_LOCATION = 14;
@@ -158,22 +158,28 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
 
   const added: Uint8Array[] = [];
   let matmuls = 0;
+  /** What the rewritten MatMuls read, to drop if nothing else does. */
+  const orphanedWeights = new Set<string>();
+  const orphanedTransposes = new Set<Node>();
   for (const [i, n] of nodes.entries()) {
     if (n.opType !== "MatMul" || n.domain !== "" || n.inputs.length !== 2) continue;
     const b = n.inputs[1];
-    let w: Matrix | null = null, transposed = false;
+    let w: Matrix | null = null, transposed = false, weight = b;
+    const t = producer.get(b);
     const init = initializers.get(b);
     if (init) w = floatMatrix(init);
-    else {
-      const t = producer.get(b);
-      const p = t && t.opType === "Transpose" && t.domain === "" ? perm(t) : null;
-      const src = t && initializers.get(t.inputs[0]);
+    else if (t && t.opType === "Transpose" && t.domain === "") {
+      const p = perm(t);
+      const src = initializers.get(t.inputs[0]);
       if (src && (p === null || p.length === 0 || (p[0] === 1 && p[1] === 0))) {
         w = floatMatrix(src);
         transposed = true;
+        weight = t.inputs[0];
       }
     }
     if (!w) continue;
+    orphanedWeights.add(weight);
+    if (transposed) orphanedTransposes.add(t!);
     const { K, N, q, scales } = quantizeColumns(w, transposed);
     const base = `${n.outputs[0]}_int8_${i}`;
     added.push(
@@ -197,31 +203,38 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
     throw new QuantizeError("the model has no MatMul with a constant float32 weight matrix");
   }
 
-  // Drop what only the rewritten MatMuls used (the float weights, a head's Transpose), so the
-  // session does not keep both copies.
+  // Drop what only the rewritten MatMuls used (their float weights, a head's Transpose), so the
+  // session does not hold both copies. Names a subgraph (If, Loop) may use are not visible
+  // here, so a graph with subgraphs keeps everything (onnxruntime then drops unused weights).
   const graphOutputs = new Set(
     graph.filter((f) => f.field === GRAPH_OUTPUT).map((f) =>
       fieldText(decodeMessage(f.bytes).find((x) => x.field === VALUE_INFO_NAME)!)
     ),
   );
-  let live = nodes;
-  while (true) {
-    const used = new Set(live.flatMap((n) => n.inputs));
-    const kept = live.filter((n) => n.outputs.some((o) => used.has(o) || graphOutputs.has(o)));
-    if (kept.length === live.length) break;
-    live = kept;
+  const hasSubgraphs = nodes.some((n) =>
+    n.fields.some((f) =>
+      f.field === NODE_ATTRIBUTE &&
+      decodeMessage(f.bytes).some((a) => a.field === ATTR_GRAPH || a.field === ATTR_GRAPHS)
+    )
+  );
+  const removed = new Set<Node>();
+  if (!hasSubgraphs) {
+    const inputs = new Set(nodes.flatMap((n) => n.inputs));
+    for (const t of orphanedTransposes) {
+      if (!t.outputs.some((o) => inputs.has(o) || graphOutputs.has(o))) removed.add(t);
+    }
   }
-  const used = new Set(live.flatMap((n) => n.inputs));
-  const keptNodes = new Set(live);
+  const used = new Set(nodes.filter((n) => !removed.has(n)).flatMap((n) => n.inputs));
   let nodeIndex = 0;
   const newGraph: WireField[] = [];
   for (const f of graph) {
     if (f.field === GRAPH_NODE) {
       const n = nodes[nodeIndex++];
-      if (keptNodes.has(n)) newGraph.push(bytesField(GRAPH_NODE, encodeMessage(n.fields)));
+      if (!removed.has(n)) newGraph.push(bytesField(GRAPH_NODE, encodeMessage(n.fields)));
     } else if (f.field === GRAPH_INITIALIZER) {
       const name = decodeMessage(f.bytes).find((x) => x.field === TENSOR_NAME);
-      if (!name || used.has(fieldText(name))) newGraph.push(f);
+      const orphan = name && orphanedWeights.has(fieldText(name)) && !used.has(fieldText(name));
+      if (hasSubgraphs || !orphan) newGraph.push(f);
     } else newGraph.push(f);
   }
   for (const t of added) newGraph.push(bytesField(GRAPH_INITIALIZER, t));
