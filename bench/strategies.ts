@@ -55,6 +55,20 @@ const failfast = (name: string, params?: StrategyParams): Variant => ({
   strategy: "failfast",
   params,
 });
+const dllmFixed = (name: string, params: StrategyParams): Variant => ({
+  name,
+  family: "dllm-fixed",
+  strategy: "dllm-fixed",
+  params,
+});
+const arDraft = (name: string, params: StrategyParams): Variant => ({
+  name,
+  family: "ar-draft",
+  strategy: "ar-draft",
+  params,
+});
+/** The variant run with int8 drafters (FAILFAST_DRAFTER_QUANTIZE=int8). */
+const int8 = (v: Variant): Variant => ({ ...v, int8: true });
 
 function variants(): Variant[] {
   if (sweep) {
@@ -108,67 +122,38 @@ function variants(): Variant[] {
         `N ${CPU_ALIGNED.n}, N_max ${CPU_ALIGNED.nMax})`,
       CPU_ALIGNED,
     ),
-    ...ks.map((k): Variant => ({
-      name: `dllm-fixed k=${k} thr=0.9`,
-      family: "dllm-fixed",
-      strategy: "dllm-fixed",
-      params: { k, unmaskThreshold: 0.9 },
-    })),
+    ...ks.map((k) => dllmFixed(`dllm-fixed k=${k} thr=0.9`, { k, unmaskThreshold: 0.9 })),
     // the threshold sweep: at 0.05 a pass commits its whole sub-block, as FailFast's passes do
-    ...(quick ? [] : [[8, 0.5], [2, 0.05], [4, 0.05], [8, 0.05]].map(([k, t]): Variant => ({
-      name: `dllm-fixed k=${k} thr=${t}`,
-      family: "dllm-fixed",
-      strategy: "dllm-fixed",
-      params: { k, unmaskThreshold: t },
-    }))),
+    ...(quick
+      ? []
+      : [[8, 0.5], [2, 0.05], [4, 0.05], [8, 0.05]].map(([k, t]) =>
+        dllmFixed(`dllm-fixed k=${k} thr=${t}`, { k, unmaskThreshold: t })
+      )),
     // the baseline with FailFast's sliding sub-blocks too, so that the comparison is like for like
-    ...(quick ? [] : [4, 8].map((k): Variant => ({
-      name: `dllm-fixed k=${k} thr=0.05 sliding`,
-      family: "dllm-fixed",
-      strategy: "dllm-fixed",
-      params: { k, unmaskThreshold: 0.05, slideSubBlocks: true },
-    }))),
-    ...arKs.map((k): Variant => ({
-      name: `ar-draft k=${k}`,
-      family: "ar-draft",
-      strategy: "ar-draft",
-      params: { k },
-    })),
+    ...(quick ? [] : [4, 8].map((k) =>
+      dllmFixed(`dllm-fixed k=${k} thr=0.05 sliding`, {
+        k,
+        unmaskThreshold: 0.05,
+        slideSubBlocks: true,
+      })
+    )),
+    ...arKs.map((k) => arDraft(`ar-draft k=${k}`, { k })),
     // int8 drafters (same verifier, same outputs): the best row of each family again
-    {
-      ...failfast(
-        `failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau ${CPU_SLIDING.tau}, ` +
-          `N0 ${CPU_SLIDING.n0}, N ${CPU_SLIDING.n}, N_max ${CPU_SLIDING.nMax})`,
-        CPU_SLIDING,
-      ),
-      int8: true,
-    },
-    ...(quick ? [] : [{
-      name: "dllm-fixed k=3 thr=0.9, int8 drafter",
-      family: "dllm-fixed" as const,
-      strategy: "dllm-fixed" as const,
-      params: { k: 3, unmaskThreshold: 0.9 },
-      int8: true,
-    }, {
-      name: "dllm-fixed k=4 thr=0.05 sliding, int8 drafter",
-      family: "dllm-fixed" as const,
-      strategy: "dllm-fixed" as const,
-      params: { k: 4, unmaskThreshold: 0.05, slideSubBlocks: true },
-      int8: true,
-    }]),
-    ...(quick ? [4] : [3, 5]).map((k): Variant => ({
-      name: `ar-draft k=${k}, int8 drafter`,
-      family: "ar-draft",
-      strategy: "ar-draft",
-      params: { k },
-      int8: true,
-    })),
-    {
-      name: "ar-draft k=10 stop<0.45",
-      family: "ar-draft",
-      strategy: "ar-draft",
-      params: { k: 10, stopBelow: 0.45 },
-    },
+    int8(failfast(
+      `failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau ${CPU_SLIDING.tau}, ` +
+        `N0 ${CPU_SLIDING.n0}, N ${CPU_SLIDING.n}, N_max ${CPU_SLIDING.nMax})`,
+      CPU_SLIDING,
+    )),
+    ...(quick ? [] : [
+      int8(dllmFixed("dllm-fixed k=3 thr=0.9, int8 drafter", { k: 3, unmaskThreshold: 0.9 })),
+      int8(dllmFixed("dllm-fixed k=4 thr=0.05 sliding, int8 drafter", {
+        k: 4,
+        unmaskThreshold: 0.05,
+        slideSubBlocks: true,
+      })),
+    ]),
+    ...(quick ? [4] : [3, 5]).map((k) => int8(arDraft(`ar-draft k=${k}, int8 drafter`, { k }))),
+    arDraft("ar-draft k=10 stop<0.45", { k: 10, stopBelow: 0.45 }),
   ];
 }
 

@@ -6,6 +6,7 @@ import { DllmDrafter, type DraftPlan } from "../src/engine/dllm-drafter.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
 import { InvalidRequestError } from "../src/errors.ts";
+import type { ModelSession } from "../src/runtime/types.ts";
 import { chat, collect, testEngine } from "./helpers/engine.ts";
 
 const { engine, parts, sessions } = await testEngine();
@@ -241,6 +242,35 @@ async function arAnswer(question: string) {
   return { prompt, answer: ar.tokens };
 }
 
+/** `ar`'s answer to `question`, and the dLLM drafter's session, block and sub-block sizes and EOS ids. */
+async function drafterCase(question: string) {
+  const { prompt, answer } = await arAnswer(question);
+  const session = parts.drafter!.session;
+  const { blockSize, subBlockSize } = session.config;
+  const eos = new Set(parts.verifier.dir.config.eosTokenIds);
+  return { prompt, answer, session, B: blockSize!, S: subBlockSize!, eos };
+}
+
+/**
+ * `session` seen through `config` changes, appending the positions of each pass that does not
+ * commit (a denoising pass) to `into`.
+ */
+function recordingDenoising(
+  session: ModelSession,
+  into: number[][],
+  config: Partial<ModelSession["config"]> = {},
+): ModelSession {
+  return Object.create(session, {
+    config: { value: { ...session.config, ...config } },
+    forward: {
+      value: (...args: Parameters<ModelSession["forward"]>) => {
+        if (!args[2].commit) into.push(Array.from(args[2].positions!));
+        return session.forward(...args);
+      },
+    },
+  });
+}
+
 /**
  * Drafts after every `stride`-th prefix of `answer`'s first 40 tokens, as rounds that accept
  * exactly that prefix would, handing each draft and its context length to `each`; releases the
@@ -269,10 +299,7 @@ Deno.test({
   name: "engine: aligned FailFast windows end on sub-block boundaries, one pass per sub-block",
   sanitizeResources: false,
   async fn() {
-    const { prompt, answer } = await arAnswer(ownQuestions(3)[2]);
-    const session = parts.drafter!.session;
-    const S = session.config.subBlockSize!;
-    const eos = new Set(parts.verifier.dir.config.eosTokenIds);
+    const { prompt, answer, session, S, eos } = await drafterCase(ownQuestions(3)[2]);
     for (const align of [true, false]) {
       const plan = draftPlan({ align });
       const drafter = new DllmDrafter(session, parts.policy, plan, [...eos]);
@@ -296,27 +323,16 @@ Deno.test({
   name: "engine: sliding sub-blocks draft S tokens in one denoising pass wherever the draft starts",
   sanitizeResources: false,
   async fn() {
-    const { prompt, answer } = await arAnswer(ownQuestions(3)[0]);
-    const session = parts.drafter!.session;
-    const B = session.config.blockSize!, S = session.config.subBlockSize!;
-    const eos = new Set(parts.verifier.dir.config.eosTokenIds);
+    const { prompt, answer, session, B, S, eos } = await drafterCase(ownQuestions(3)[0]);
     // a fixed window of S tokens, so that both layouts draft the same positions
     for (const slide of [true, false]) {
-      let denoised: number[][] = [];
-      const recording: typeof session = Object.create(session, {
-        forward: {
-          value: (...args: Parameters<typeof session.forward>) => {
-            if (!args[2].commit) denoised.push(Array.from(args[2].positions!));
-            return session.forward(...args);
-          },
-        },
-      });
+      const denoised: number[][] = [];
+      const recording = recordingDenoising(session, denoised);
       const plan = draftPlan({ initial: S, step: 0, max: S, tau: null, slide });
       const drafter = new DllmDrafter(recording, parts.policy, plan, [...eos]);
       let twoPassDrafts = 0;
       await draftAlong(drafter, prompt, answer, 1, (L, d) => {
-        const passes = denoised;
-        denoised = [];
+        const passes = denoised.splice(0);
         if (d.tokens.some((t) => eos.has(t)) || (L % B) + S > B) return; // EOS, or a block end
         assert.equal(d.tokens.length, S);
         if (L % S !== 0 && !slide) twoPassDrafts++;
@@ -340,24 +356,13 @@ Deno.test({
     "engine: denoising windows end with the block, or with the sub-block when the model says so",
   sanitizeResources: false,
   async fn() {
-    const { prompt, answer } = await arAnswer(ownQuestions(3)[1]);
-    const session = parts.drafter!.session;
-    const B = session.config.blockSize!, S = session.config.subBlockSize!;
-    const eos = [...parts.verifier.dir.config.eosTokenIds];
+    const { prompt, answer, session, B, S, eos } = await drafterCase(ownQuestions(3)[1]);
     const plan = draftPlan({ max: 24, tau: 0 });
     for (const denoiseWindow of ["block_end", "sub_block_end"] as const) {
       // The same session, its config saying where windows end; denoising passes recorded.
       const windows: number[][] = [];
-      const recording: typeof session = Object.create(session, {
-        config: { value: { ...session.config, denoiseWindow } },
-        forward: {
-          value: (...args: Parameters<typeof session.forward>) => {
-            if (!args[2].commit) windows.push(Array.from(args[2].positions!));
-            return session.forward(...args);
-          },
-        },
-      });
-      const drafter = new DllmDrafter(recording, parts.policy, plan, eos);
+      const recording = recordingDenoising(session, windows, { denoiseWindow });
+      const drafter = new DllmDrafter(recording, parts.policy, plan, [...eos]);
       const drafts = await draftAlong(drafter, prompt, answer, 3);
       assert.ok(windows.length > 10);
       for (const w of windows) {
@@ -386,12 +391,10 @@ Deno.test({
   name: "engine: a trimmed FailFast window is the untrimmed one cut at a token below tau",
   sanitizeResources: false,
   async fn() {
-    const { prompt, answer } = await arAnswer(ownQuestions(4)[3]);
-    const session = parts.drafter!.session;
-    const eos = [...parts.verifier.dir.config.eosTokenIds];
+    const { prompt, answer, session, eos } = await drafterCase(ownQuestions(4)[3]);
     const drafts = (tau: number, trim: boolean) => {
       const plan = draftPlan({ initial: 8, step: 8, max: 24, tau, trim });
-      return draftAlong(new DllmDrafter(session, parts.policy, plan, eos), prompt, answer, 3);
+      return draftAlong(new DllmDrafter(session, parts.policy, plan, [...eos]), prompt, answer, 3);
     };
     const whole = await drafts(0.9, false);
     const trimmed = await drafts(0.9, true);

@@ -140,6 +140,8 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
   const graph = decodeMessage(model[graphAt].bytes);
 
   const initializers = new Map<string, WireField[]>();
+  /** Each initializer field's tensor name, for the rewrite's pruning below. */
+  const initializerName = new Map<WireField, string>();
   for (const f of graph) {
     if (f.field !== GRAPH_INITIALIZER) continue;
     const t = decodeMessage(f.bytes);
@@ -150,7 +152,9 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
       );
     }
     const name = t.find((x) => x.field === TENSOR_NAME);
-    if (name) initializers.set(fieldText(name), t);
+    if (!name) continue;
+    initializers.set(fieldText(name), t);
+    initializerName.set(f, fieldText(name));
   }
   const nodes = graph.filter((f) => f.field === GRAPH_NODE).map((f) => parseNode(f.bytes));
   const producer = new Map<string, Node>();
@@ -161,25 +165,27 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
   /** What the rewritten MatMuls read, to drop if nothing else does. */
   const orphanedWeights = new Set<string>();
   const orphanedTransposes = new Set<Node>();
+  /** The constant float32 matrix `b` reads: an initializer, or a 2-D transpose of one. */
+  const constantWeight = (b: string) => {
+    const init = initializers.get(b);
+    if (init) {
+      const w = floatMatrix(init);
+      return w && { w, transposed: false, initializer: b, transpose: null };
+    }
+    const t = producer.get(b);
+    if (!t || t.opType !== "Transpose" || t.domain !== "") return null;
+    const p = perm(t), src = initializers.get(t.inputs[0]);
+    if (!src || !(p === null || p.length === 0 || (p[0] === 1 && p[1] === 0))) return null;
+    const w = floatMatrix(src);
+    return w && { w, transposed: true, initializer: t.inputs[0], transpose: t };
+  };
   for (const [i, n] of nodes.entries()) {
     if (n.opType !== "MatMul" || n.domain !== "" || n.inputs.length !== 2) continue;
-    const b = n.inputs[1];
-    let w: Matrix | null = null, transposed = false, weight = b;
-    const t = producer.get(b);
-    const init = initializers.get(b);
-    if (init) w = floatMatrix(init);
-    else if (t && t.opType === "Transpose" && t.domain === "") {
-      const p = perm(t);
-      const src = initializers.get(t.inputs[0]);
-      if (src && (p === null || p.length === 0 || (p[0] === 1 && p[1] === 0))) {
-        w = floatMatrix(src);
-        transposed = true;
-        weight = t.inputs[0];
-      }
-    }
-    if (!w) continue;
-    orphanedWeights.add(weight);
-    if (transposed) orphanedTransposes.add(t!);
+    const weight = constantWeight(n.inputs[1]);
+    if (!weight) continue;
+    const { w, transposed } = weight;
+    orphanedWeights.add(weight.initializer);
+    if (weight.transpose) orphanedTransposes.add(weight.transpose);
     const { K, N, q, scales } = quantizeColumns(w, transposed);
     const base = `${n.outputs[0]}_int8_${i}`;
     added.push(
@@ -194,9 +200,7 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
       stringField(NODE_OP_TYPE, "DynamicQuantizeMatMul"),
       stringField(NODE_DOMAIN, MS_DOMAIN),
     ];
-    n.inputs = [n.inputs[0], `${base}_w`, `${base}_scale`];
-    n.opType = "DynamicQuantizeMatMul";
-    n.domain = MS_DOMAIN;
+    n.inputs = [n.inputs[0], `${base}_w`, `${base}_scale`]; // read by the pruning below
     matmuls++;
   }
   if (matmuls === 0) {
@@ -232,8 +236,8 @@ export function quantizeMatMulWeights(onnx: Uint8Array): QuantizeResult {
       const n = nodes[nodeIndex++];
       if (!removed.has(n)) newGraph.push(bytesField(GRAPH_NODE, encodeMessage(n.fields)));
     } else if (f.field === GRAPH_INITIALIZER) {
-      const name = decodeMessage(f.bytes).find((x) => x.field === TENSOR_NAME);
-      const orphan = name && orphanedWeights.has(fieldText(name)) && !used.has(fieldText(name));
+      const name = initializerName.get(f);
+      const orphan = name !== undefined && orphanedWeights.has(name) && !used.has(name);
       if (hasSubgraphs || !orphan) newGraph.push(f);
     } else newGraph.push(f);
   }

@@ -2,7 +2,12 @@
 
 import { type Config, loadConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
-import { type EngineParts, FailFastEngine, type LoadedModel } from "../../src/engine/engine.ts";
+import {
+  type EngineParts,
+  FailFastEngine,
+  type LoadedModel,
+  openDrafters,
+} from "../../src/engine/engine.ts";
 import type { GenerateEvent, GenerateRequest, GenerationStats } from "../../src/engine/types.ts";
 import { loadModelDir } from "../../src/model/model-dir.ts";
 import { loadPolicy } from "../../src/policy/load-deno.ts";
@@ -58,25 +63,24 @@ export async function testEngine(env: Record<string, string> = {}): Promise<Test
         ...env,
       })[n],
   });
+  const log = new Logger("warn");
   const sessions: CountingSession[] = [];
-  const load = async (
-    dir: string,
-    kind: "ar" | "dllm",
-    drafter = true,
-  ): Promise<LoadedModel> => {
-    const model = await loadModelDir(dir, kind);
-    const quantize = drafter && config.drafterQuantize === "int8" ? "int8" : undefined;
-    const session = new CountingSession(await openModel(model, { ...config, quantize }));
+  const counted = (m: LoadedModel): LoadedModel => {
+    const session = new CountingSession(m.session);
     sessions.push(session);
-    return { dir: model, session };
+    return { dir: m.dir, session };
   };
+  const verifierDir = await loadModelDir(VERIFIER_DIR, "ar");
+  const verifier = counted({ dir: verifierDir, session: await openModel(verifierDir, config) });
+  // the drafters as the engine opens them (threads, FAILFAST_DRAFTER_QUANTIZE)
+  const { drafter, arDrafter } = await openDrafters(config, log);
   const parts: EngineParts = {
-    verifier: await load(VERIFIER_DIR, "ar", false),
-    drafter: await load(DRAFTER_DIR, "dllm"),
-    arDrafter: await load(AR_DRAFTER_DIR, "ar"),
+    verifier,
+    drafter: drafter && counted(drafter),
+    arDrafter: arDrafter && counted(arDrafter),
     policy: await loadPolicy(),
   };
-  return { engine: new FailFastEngine(parts, config, new Logger("warn")), parts, sessions, config };
+  return { engine: new FailFastEngine(parts, config, log), parts, sessions, config };
 }
 
 export interface Collected {
