@@ -20,7 +20,7 @@ export type Device = typeof DEVICES[number];
 export const GRAPH_OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
 export type GraphOptLevel = typeof GRAPH_OPT_LEVELS[number];
 
-export const STRATEGIES = ["failfast", "ar", "dllm-fixed", "ar-draft"] as const;
+export const STRATEGIES = ["failfast", "ar", "dllm-fixed", "ar-draft", "lookup"] as const;
 export type Strategy = typeof STRATEGIES[number];
 
 /** The whole configuration, fully resolved and validated. */
@@ -52,6 +52,10 @@ export interface Config {
   alignWindows: boolean;
   slideSubBlocks: boolean;
   trimLowConfidence: boolean;
+  lookup: boolean;
+  lookupMax: number;
+  lookupKeyLength: number;
+  lookupHistoryTokens: number;
   maxConcurrent: number;
   maxQueue: number;
   maxBodyBytes: number;
@@ -286,6 +290,38 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
       "whole window, as the paper's code does; on saves verifying tokens likely to be rejected).",
   ),
   def(
+    "lookup",
+    "FAILFAST_LOOKUP",
+    { type: "bool" },
+    true,
+    "failfast, dllm-fixed and ar-draft: merge a context lookup (continuations of earlier " +
+      "occurrences of the text's last tokens, in the prompt, the output and earlier outputs) " +
+      "into the model's draft; a lookup that agrees with the drafter extends the draft for free.",
+  ),
+  def(
+    "lookupMax",
+    "FAILFAST_LOOKUP_MAX",
+    { type: "int", min: 1, max: 512 },
+    60,
+    "Lookup tokens proposed at most: the draft length of the `lookup` strategy and the cap of a " +
+      "merged lookup continuation.",
+  ),
+  def(
+    "lookupKeyLength",
+    "FAILFAST_LOOKUP_KEY_LENGTH",
+    { type: "int", min: 1, max: 16 },
+    2,
+    "Fewest trailing tokens a lookup must match (its n-gram key); longer matches win.",
+  ),
+  def(
+    "lookupHistoryTokens",
+    "FAILFAST_LOOKUP_HISTORY_TOKENS",
+    { type: "int", min: 0, max: 1 << 26 },
+    65536,
+    "Tokens of earlier outputs kept for lookups across requests (oldest evicted first; scoped " +
+      "per API key; 0 switches the cross-request cache off).",
+  ),
+  def(
     "maxConcurrent",
     "FAILFAST_MAX_CONCURRENT",
     { type: "int", min: 1, max: 1024 },
@@ -325,7 +361,8 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     "FAILFAST_API_KEY",
     { type: "string" },
     "",
-    "When set, requests must send `Authorization: Bearer <key>`.",
+    "When set, requests must send `Authorization: Bearer <key>`; several keys, comma-separated, " +
+      "are each a scope of their own for the lookup cache across requests.",
   ),
   def(
     "corsOrigin",

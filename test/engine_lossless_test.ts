@@ -26,9 +26,21 @@ const VARIANTS: { strategy: Strategy; params?: StrategyParams; label: string }[]
     params: { tau: 0.45, n0: 2, n: 2, slideSubBlocks: true },
     label: "failfast N0 = N = 2, sliding sub-blocks",
   },
+  {
+    strategy: "failfast",
+    params: { tau: 0.45, n0: 2, n: 2, slideSubBlocks: true, lookup: true },
+    label: "failfast N0 = N = 2, sliding sub-blocks, lookup merged",
+  },
+  { strategy: "lookup", label: "lookup" },
   { strategy: "dllm-fixed", params: { k: 8 }, label: "dllm-fixed k=8" },
+  {
+    strategy: "dllm-fixed",
+    params: { k: 4, lookup: true },
+    label: "dllm-fixed k=4, lookup merged",
+  },
   { strategy: "ar-draft", params: { k: 8 }, label: "ar-draft k=8" },
   { strategy: "ar-draft", params: { k: 8, stopBelow: 0.4 }, label: "ar-draft k=8 stop<0.4" },
+  { strategy: "ar-draft", params: { k: 3, lookup: true }, label: "ar-draft k=3, lookup merged" },
 ];
 
 const OWN = Number(Deno.env.get("FAILFAST_TEST_QUESTIONS") ?? 50);
@@ -93,7 +105,8 @@ Deno.test({
     // Quantized drafters propose other tokens at times; the verifier still decides every one.
     const int8 = await testEngine({ FAILFAST_DRAFTER_QUANTIZE: "int8" });
     const variants = VARIANTS.filter((v) =>
-      !v.params || v.label.includes("sliding") || v.label === "dllm-fixed k=8" ||
+      !v.params || v.label.includes("sliding") || v.label.includes("lookup") ||
+      v.label === "dllm-fixed k=8" ||
       v.label === "ar-draft k=8"
     );
     await checkLossless(ownQuestions(30), "own, int8 drafters", 256, variants, int8.engine);
@@ -117,7 +130,7 @@ Deno.test({
     const arStop = await collect(engine.generate(chat(q, { strategy: "ar", stop: [stop] })));
     assert.equal(arStop.finishReason, "stop");
     assert.equal(arStop.text, ar.text.slice(0, ar.text.indexOf(stop)));
-    for (const strategy of ["failfast", "dllm-fixed", "ar-draft"] as Strategy[]) {
+    for (const strategy of ["failfast", "dllm-fixed", "ar-draft", "lookup"] as Strategy[]) {
       const short = await collect(engine.generate(chat(q, { maxTokens: 7, strategy })));
       assert.deepEqual(short.tokens, arShort.tokens, strategy);
       assert.equal(short.finishReason, "length");

@@ -31,6 +31,7 @@ export class ArDrafter implements Drafter {
     if (this.cache.length >= context.length) this.session.truncate(this.cache, context.length - 1);
     let feed: ArrayLike<number> = context.slice(this.cache.length);
     const tokens: number[] = [];
+    const confs: number[] = [];
     let passes = 0;
     while (tokens.length < k) {
       const r = await this.session.forward(this.cache, feed, { commit: true, lastRows: 1 });
@@ -40,11 +41,12 @@ export class ArDrafter implements Drafter {
       const { tokens: ids, confidences } = this.policy.confidences(r.logits, r.vocab);
       time.policy += performance.now() - t0;
       tokens.push(ids[0]);
+      confs.push(confidences[0]);
       if (this.eos.has(ids[0])) break;
       if (this.stopBelow !== null && confidences[0] < this.stopBelow) break;
       feed = [ids[0]];
     }
-    return { tokens, passes };
+    return { tokens, confidences: confs, passes };
   }
 
   onVerified(validPrefix: number): void {

@@ -216,7 +216,9 @@ export class DllmDrafter implements Drafter {
 
     while (true) {
       const stopAt = eosEnd();
-      if (stopAt >= 0) return { tokens: tokens.slice(0, stopAt), passes };
+      if (stopAt >= 0) {
+        return { tokens: tokens.slice(0, stopAt), confidences: confs.slice(0, stopAt), passes };
+      }
       const q = firstUndecided();
       if (q < 0) {
         // The window is committed: Algorithm 1's decision (or the fixed length is reached).
@@ -262,7 +264,7 @@ export class DllmDrafter implements Drafter {
         }
       }
     }
-    return { tokens: tokens.slice(0, k), passes };
+    return { tokens: tokens.slice(0, k), confidences: confs.slice(0, k), passes };
   }
 
   onVerified(validPrefix: number): void {

@@ -3,12 +3,17 @@
  * then learn how much of it was verified so it can keep (or drop) its cache.
  */
 
+import type { DraftSource } from "./draft-merge.ts";
 import type { TimeBuckets } from "./stats.ts";
 
 export interface Draft {
   tokens: number[];
   /** Drafter forward passes spent (denoising, block completion, cache catch-up). */
   passes: number;
+  /** The drafter's confidence in each token (probability of the token it committed), if known. */
+  confidences?: number[];
+  /** Which source drafted each token (absent: all by the model drafter). */
+  sources?: DraftSource[];
 }
 
 export interface Drafter {

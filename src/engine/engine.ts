@@ -1,10 +1,13 @@
 /**
- * The decoding engine: turns a request into a stream of text deltas using one of four
+ * The decoding engine: turns a request into a stream of text deltas using one of five
  * strategies over the same verifier (FAILFAST.md section 5):
  *   ar          plain decoding, one verifier pass per token
  *   dllm-fixed  block-diffusion drafter, fixed draft length, unmask threshold 0.9
  *   ar-draft    small AR drafter, fixed draft length (optionally stopping on low confidence)
  *   failfast    block-diffusion drafter with FailFast's dynamic draft length (Algorithm 1)
+ *   lookup      prompt lookup decoding: drafts only where the text repeats, no model
+ * The three model-drafting strategies may merge a context lookup into their drafts (`lookup`
+ * parameter, draft-merge.ts).
  * Every strategy emits exactly the verifier's output: greedy verification keeps the longest
  * prefix the verifier agrees with; sampling uses lossless speculative sampling.
  */
@@ -20,7 +23,10 @@ import type { ModelSession } from "../runtime/types.ts";
 import { ArDrafter } from "./ar-drafter.ts";
 import type { Drafter } from "./drafter.ts";
 import { DllmDrafter } from "./dllm-drafter.ts";
-import { StatsCollector } from "./stats.ts";
+import { DEFAULT_MERGE_RULE } from "./draft-merge.ts";
+import { LookupDrafter } from "./lookup-drafter.ts";
+import { HISTORY_MIN_MATCH, LookupHistory } from "./lookup-history.ts";
+import { emptySourceCounts, StatsCollector } from "./stats.ts";
 import { TextStream } from "./text-stream.ts";
 import type {
   Engine,
@@ -51,8 +57,11 @@ interface Resolved {
   maxTokens: number;
   sampling: SamplingParams;
   seed: number;
+  /** The client chose the seed (else it is random). */
+  seedGiven: boolean;
   stop: string[];
   strategy: Strategy;
+  cacheScope: string;
   params: Required<Omit<StrategyParams, "stopBelow">> & { stopBelow: number | null };
 }
 
@@ -90,6 +99,8 @@ export class FailFastEngine implements Engine {
    * a long prompt is encoded once (the request's prompt and messages are not changed after).
    */
   private readonly encoded = new WeakMap<GenerateRequest, number[]>();
+  /** Earlier outputs of this model, for lookups across requests (bounded, scoped). */
+  private readonly history: LookupHistory;
 
   constructor(
     private readonly parts: EngineParts,
@@ -102,12 +113,17 @@ export class FailFastEngine implements Engine {
     const v = parts.verifier.dir.config;
     this.contextLength = v.maxPositions;
     this.eos = v.eosTokenIds;
+    this.history = new LookupHistory(
+      config.lookupHistoryTokens,
+      Math.max(config.lookupKeyLength, HISTORY_MIN_MATCH),
+    );
   }
 
   /** Strategies this engine can run (those whose drafter is loaded). */
   get strategies(): Strategy[] {
     return STRATEGIES.filter((s) =>
-      s === "ar" || (s === "ar-draft" ? this.parts.arDrafter !== null : this.parts.drafter !== null)
+      s === "ar" || s === "lookup" ||
+      (s === "ar-draft" ? this.parts.arDrafter !== null : this.parts.drafter !== null)
     );
   }
 
@@ -176,6 +192,10 @@ export class FailFastEngine implements Engine {
     checkRange(p.unmaskThreshold, "unmask_threshold", 0, 1);
     checkRange(p.k, "k", 1, 512, true);
     checkRange(p.stopBelow, "stop_below", 0, 1);
+    checkRange(p.lookupMax, "lookup_max", 1, 512, true);
+    if (request.cacheScope !== undefined && typeof request.cacheScope !== "string") {
+      invalid("cacheScope must be a string", "cacheScope");
+    }
     const n0 = p.n0 ?? c.n0;
     const nMax = p.nMax ?? Math.max(c.nMax, n0);
     if (nMax < n0) invalid(`n_max (${nMax}) must be at least n0 (${n0})`, "n_max");
@@ -203,6 +223,7 @@ export class FailFastEngine implements Engine {
         topK: request.topK ?? 0,
       },
       seed: request.seed ?? Math.floor(Math.random() * 2 ** 32),
+      seedGiven: request.seed !== undefined,
       stop,
       strategy,
       params: {
@@ -218,16 +239,38 @@ export class FailFastEngine implements Engine {
         alignWindows,
         slideSubBlocks,
         trimLowConfidence: p.trimLowConfidence ?? c.trimLowConfidence,
+        lookup: p.lookup ?? c.lookup,
+        lookupMax: p.lookupMax ?? c.lookupMax,
       },
+      cacheScope: request.cacheScope ?? "",
     };
   }
 
-  /** The drafter of a strategy, with its per-request cache; null for plain decoding. */
+  /**
+   * The drafter of a strategy, with its per-request cache; null for plain decoding. With lookup
+   * (the `lookup` strategy, or the `lookup` parameter) it is wrapped to merge a context lookup.
+   */
   private makeDrafter(r: Resolved): Drafter | null {
+    if (r.strategy === "ar") return null;
+    const model = this.makeModelDrafter(r);
+    if (r.strategy !== "lookup" && !r.params.lookup) return model;
+    // Sampling consumes random numbers by the drafts it verifies: a seeded request drafts from
+    // its own text only, so that the same seed gives the same text whatever ran before it.
+    const seeded = r.sampling.temperature > 0 && r.seedGiven;
+    const history = this.history.capacityTokens > 0 && !seeded
+      ? { store: this.history, scope: r.cacheScope }
+      : null;
+    const rule = { ...DEFAULT_MERGE_RULE, maxLookup: r.params.lookupMax };
+    return new LookupDrafter(model, rule, this.config.lookupKeyLength, history);
+  }
+
+  /** The model drafter of a strategy (null for plain decoding and lookup alone). */
+  private makeModelDrafter(r: Resolved): Drafter | null {
     const { policy, drafter, arDrafter } = this.parts;
     const p = r.params;
     switch (r.strategy) {
       case "ar":
+      case "lookup":
         return null;
       case "ar-draft":
         return new ArDrafter(arDrafter!.session, policy, p.k, p.stopBelow, this.eos);
@@ -326,7 +369,16 @@ export class FailFastEngine implements Engine {
         const t0 = { ...stats.time };
         const verdict = await verifier.verify(draft.tokens, stats.time);
         drafter?.onVerified(L + verdict.accepted);
+        const draftedBySource = emptySourceCounts();
+        const acceptedBySource = emptySourceCounts();
+        draft.tokens.forEach((_, i) => {
+          const source = draft.sources?.[i] ?? "drafter";
+          draftedBySource[source]++;
+          if (i < verdict.accepted) acceptedBySource[source]++;
+        });
         stats.addRound({
+          draftedBySource,
+          acceptedBySource,
           drafted: draft.tokens.length,
           accepted: verdict.accepted,
           drafterPasses: draft.passes,
@@ -362,12 +414,31 @@ export class FailFastEngine implements Engine {
             tokens,
             acceptedDraft: Math.min(verdict.accepted, tokens.length),
             drafted: draft.tokens.length,
+            acceptedLookup:
+              (draft.sources ?? []).slice(0, Math.min(verdict.accepted, tokens.length))
+                .filter((s) => s !== "drafter").length,
           };
         }
         if (ended) break;
       }
       const tail = text.flush();
-      if (tail) yield { type: "delta", text: tail, tokens: [], acceptedDraft: 0, drafted: 0 };
+      if (tail) {
+        yield {
+          type: "delta",
+          text: tail,
+          tokens: [],
+          acceptedDraft: 0,
+          drafted: 0,
+          acceptedLookup: 0,
+        };
+      }
+      if (finish !== "cancelled") {
+        this.history.add(
+          r.cacheScope,
+          r.prompt,
+          verifier.context.slice(r.prompt.length, r.prompt.length + emitted),
+        );
+      }
       yield { type: "done", finishReason: finish, stats: stats.summary(emitted) };
     } finally {
       verifier.release();

@@ -5,7 +5,18 @@
  */
 
 import type { Strategy } from "../config.ts";
-import type { GenerationStats, RoundStats } from "./types.ts";
+import type { GenerationStats, RoundStats, SourceCounts } from "./types.ts";
+
+export function emptySourceCounts(): SourceCounts {
+  return { drafter: 0, context: 0, history: 0 };
+}
+
+/** Adds `b` into `a`. */
+export function addSourceCounts(a: SourceCounts, b: SourceCounts): void {
+  a.drafter += b.drafter;
+  a.context += b.context;
+  a.history += b.history;
+}
 
 /** Where time goes inside a request. */
 export interface TimeBuckets {
@@ -35,7 +46,11 @@ export class StatsCollector {
     const rounds = this.rounds.length;
     let drafted = 0, accepted = 0, maxAccepted = 0, drafterPasses = 0, verifierPasses = 0;
     const counts: number[] = [];
+    const draftedBySource = emptySourceCounts();
+    const acceptedBySource = emptySourceCounts();
     for (const r of this.rounds) {
+      addSourceCounts(draftedBySource, r.draftedBySource);
+      addSourceCounts(acceptedBySource, r.acceptedBySource);
       drafted += r.drafted;
       accepted += r.accepted;
       maxAccepted = Math.max(maxAccepted, r.accepted);
@@ -61,6 +76,8 @@ export class StatsCollector {
       drafterPasses,
       verifierPasses,
       acceptedLengthCounts: counts,
+      draftedBySource,
+      acceptedBySource,
       timeMs: {
         total,
         prefill,

@@ -4,6 +4,10 @@
  */
 
 import type { Strategy } from "../config.ts";
+import type { DraftSource } from "./draft-merge.ts";
+
+/** Token counts by the source that drafted them. */
+export type SourceCounts = Record<DraftSource, number>;
 
 /** One chat message (OpenAI shape; content is plain text). */
 export interface ChatMessage {
@@ -35,6 +39,10 @@ export interface StrategyParams {
   slideSubBlocks?: boolean;
   /** FailFast: a window that fails fast is proposed only up to its first token below tau. */
   trimLowConfidence?: boolean;
+  /** failfast, dllm-fixed, ar-draft: merge a context lookup into the model's draft. */
+  lookup?: boolean;
+  /** Lookup tokens proposed at most (the `lookup` strategy's draft length, the merge's cap). */
+  lookupMax?: number;
 }
 
 /** A generation request. Exactly one of `prompt` and `messages` is set. */
@@ -56,6 +64,11 @@ export interface GenerateRequest {
   stop?: string[];
   strategy?: Strategy;
   params?: StrategyParams;
+  /**
+   * Which earlier outputs this request may draft from, and add its own to (the server passes
+   * one scope per API key). Unset: the shared default scope.
+   */
+  cacheScope?: string;
 }
 
 /** Statistics of one speculation round. */
@@ -71,6 +84,9 @@ export interface RoundStats {
   drafterMs: number;
   verifierMs: number;
   policyMs: number;
+  /** Drafted and accepted tokens by the source that drafted them. */
+  draftedBySource: SourceCounts;
+  acceptedBySource: SourceCounts;
 }
 
 /** Statistics of a whole request. */
@@ -92,6 +108,9 @@ export interface GenerationStats {
   verifierPasses: number;
   /** Histogram: acceptedLengthCounts[n] = rounds that emitted n tokens. */
   acceptedLengthCounts: number[];
+  /** Drafted and accepted tokens by the source that drafted them (drafter, context, history). */
+  draftedBySource: SourceCounts;
+  acceptedBySource: SourceCounts;
   timeMs: {
     total: number;
     prefill: number;
@@ -117,6 +136,8 @@ export type GenerateEvent =
     acceptedDraft: number;
     /** Draft length proposed in the round that produced this delta (0 for plain decoding). */
     drafted: number;
+    /** Of the accepted draft tokens, how many a lookup (context or history) drafted. */
+    acceptedLookup: number;
   }
   | {
     type: "done";

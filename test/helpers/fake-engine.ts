@@ -199,7 +199,14 @@ export class FakeEngine implements Engine {
         }
         text += delta;
         if (delta) {
-          yield { type: "delta", text: delta, tokens, acceptedDraft, drafted: r.drafted };
+          yield {
+            type: "delta",
+            text: delta,
+            tokens,
+            acceptedDraft,
+            drafted: r.drafted,
+            acceptedLookup: 0,
+          };
         }
         if (stopped) {
           finishReason = "stop";
@@ -221,6 +228,8 @@ export class FakeEngine implements Engine {
         drafterPasses: strategy === "ar" ? 0 : rounds,
         verifierPasses: rounds,
         acceptedLengthCounts: Array.from({ length: counts.length }, (_, i) => counts[i] ?? 0),
+        draftedBySource: { drafter: drafted, context: 0, history: 0 },
+        acceptedBySource: { drafter: accepted, context: 0, history: 0 },
         timeMs: { total, prefill: 0, drafter: 0, verifier: 0, policy: 0, other: total },
       };
       if (finishReason === "cancelled") this.cancelled++;
