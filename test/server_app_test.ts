@@ -106,8 +106,8 @@ Deno.test("server app: SSE framing of a chat stream, with per-round failfast fie
   assert.deepEqual(
     deltas.map((c) => c.choices[0].failfast),
     [
-      { drafted: 10, accepted_draft: 9, tokens: 10 },
-      { drafted: 20, accepted_draft: 14, tokens: 15 },
+      { drafted: 10, accepted_draft: 9, accepted_lookup: 0, tokens: 10 },
+      { drafted: 20, accepted_draft: 14, accepted_lookup: 0, tokens: 15 },
     ],
   );
   const last = chunks.at(-1)!;

@@ -170,6 +170,7 @@ export function formatStats(stats: GenerationStats, wallMs: number, ttftMs: numb
     `drafter passes ${stats.drafterPasses} (${
       stats.drafterPassesPerRound.toFixed(2)
     } per round), verifier passes ${stats.verifierPasses}`,
+    `accepted draft tokens by source: drafter ${stats.acceptedBySource.drafter}, context lookup ${stats.acceptedBySource.context}, earlier outputs ${stats.acceptedBySource.history}`,
     `time (ms): prefill ${t.prefill.toFixed(0)}, drafter ${t.drafter.toFixed(0)}, verifier ${
       t.verifier.toFixed(0)
     }, policy ${t.policy.toFixed(0)}, other ${t.other.toFixed(0)}, total ${t.total.toFixed(0)}`,

@@ -85,6 +85,27 @@ function safeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/**
+ * The configured API keys (`FAILFAST_API_KEY`, comma-separated for several); none: no auth.
+ * Each key is a scope of the engine's lookup cache, so that one client's speed never tells what
+ * another generated.
+ */
+function apiKeysOf(config: Config): string[] {
+  return config.apiKey.split(",").map((k) => k.trim()).filter((k) => k !== "");
+}
+
+/** The index of the key a request's `Authorization: Bearer` header carries, or -1. */
+function keyIndex(keys: readonly string[], header: string): number {
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  if (!match) return -1;
+  let found = -1;
+  // every key is compared, so the time taken does not tell which one matched
+  keys.forEach((k, i) => {
+    if (safeEqual(match[1], k)) found = i;
+  });
+  return found;
+}
+
 /** Reads a request body as JSON, refusing more than `maxBytes` (413). */
 async function readJson(request: Request, maxBytes: number): Promise<unknown> {
   const tooLarge = () =>
@@ -197,14 +218,14 @@ export function createServer(deps: ServerDeps): ServerHandle {
     );
   }
 
-  if (config.apiKey) {
+  const apiKeys = apiKeysOf(config);
+  if (apiKeys.length > 0) {
     app.use("/v1/*", async (c, next) => {
       const header = c.req.header("authorization") ?? "";
-      const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-      if (!match || !safeEqual(match[1], config.apiKey)) {
+      if (keyIndex(apiKeys, header) < 0) {
         throw new HttpError(
           401,
-          match
+          /^Bearer\s+\S/i.test(header.trim())
             ? "Incorrect API key provided."
             : "Missing API key: send an Authorization: Bearer <key> header.",
           "invalid_api_key",
@@ -220,8 +241,9 @@ export function createServer(deps: ServerDeps): ServerHandle {
       modelName: config.modelName,
       strategy: config.strategy,
       strategies: [...STRATEGIES],
-      authRequired: config.apiKey !== "",
+      authRequired: apiKeys.length > 0,
       maxTokens: config.maxTokens,
+      lookup: config.lookup,
     })));
 
   app.get("/health", (c) => {
@@ -310,6 +332,9 @@ export function createServer(deps: ServerDeps): ServerHandle {
     }
     const parsed = parseRequest(endpoint, await readJson(c.req.raw, config.maxBodyBytes), config);
     const request = parsed.request;
+    if (apiKeys.length > 0) {
+      request.cacheScope = `key ${keyIndex(apiKeys, c.req.header("authorization") ?? "")}`;
+    }
     const promptTokens = eng.countPromptTokens(request);
     const ctx = eng.contextLength;
     const promptParam = endpoint === "chat" ? "messages" : "prompt";

@@ -92,6 +92,14 @@ export class Metrics {
     "failfast_accepted_tokens_total",
     "Draft tokens accepted by the verifier, by strategy.",
   );
+  readonly draftedBySource = new Counter(
+    "failfast_drafted_tokens_by_source_total",
+    "Draft tokens proposed, by strategy and the source that drafted them (drafter, context, history).",
+  );
+  readonly acceptedBySource = new Counter(
+    "failfast_accepted_tokens_by_source_total",
+    "Draft tokens accepted, by strategy and the source that drafted them (drafter, context, history).",
+  );
   readonly rounds = new Counter("failfast_rounds_total", "Speculation rounds, by strategy.");
   readonly requestSeconds = new Histogram(
     "failfast_request_duration_seconds",
@@ -131,6 +139,12 @@ export class Metrics {
     this.drafted.inc(strategy, stats.draftedTokens);
     this.accepted.inc(strategy, stats.acceptedTokens);
     this.rounds.inc(strategy, stats.rounds);
+    for (const [source, n] of Object.entries(stats.draftedBySource)) {
+      if (n) this.draftedBySource.inc({ ...strategy, source }, n);
+    }
+    for (const [source, n] of Object.entries(stats.acceptedBySource)) {
+      if (n) this.acceptedBySource.inc({ ...strategy, source }, n);
+    }
     stats.acceptedLengthCounts.forEach((count, n) => {
       if (count) this.acceptedLength.observe(n, strategy, count);
     });
@@ -150,6 +164,8 @@ export class Metrics {
       ...this.completionTokens.render(),
       ...this.drafted.render(),
       ...this.accepted.render(),
+      ...this.draftedBySource.render(),
+      ...this.acceptedBySource.render(),
       ...this.rounds.render(),
       ...this.requestSeconds.render(),
       ...this.ttftSeconds.render(),

@@ -4,11 +4,17 @@
  * `usage.speculative` (FailFast statistics, like vLLM's speculative-decoding metrics).
  *
  * Extension on streaming content chunks: `choices[0].failfast = {drafted, accepted_draft,
- * tokens}` describes the speculation round that produced the delta (draft length proposed,
- * draft tokens accepted, tokens the delta covers).
+ * accepted_lookup, tokens}` describes the speculation round that produced the delta (draft
+ * length proposed, draft tokens accepted, of those the ones a lookup drafted, tokens the delta
+ * covers).
  */
 import type { Endpoint } from "./openai-schema.ts";
-import type { FinishReason, GenerateEvent, GenerationStats } from "../engine/types.ts";
+import type {
+  FinishReason,
+  GenerateEvent,
+  GenerationStats,
+  SourceCounts,
+} from "../engine/types.ts";
 
 /** `usage.speculative`: statistics of one request's speculative decoding. */
 export interface SpeculativeUsage {
@@ -26,6 +32,9 @@ export interface SpeculativeUsage {
   verifier_passes: number;
   /** accepted_length_counts[n] = rounds that emitted n tokens. */
   accepted_length_counts: number[];
+  /** Draft tokens proposed and accepted by the source that drafted them. */
+  drafted_by_source: SourceCounts;
+  accepted_by_source: SourceCounts;
   time_ms: GenerationStats["timeMs"];
 }
 
@@ -56,6 +65,8 @@ export function usageOf(stats: GenerationStats): Usage {
       drafter_passes_per_round: round3(stats.drafterPassesPerRound),
       verifier_passes: stats.verifierPasses,
       accepted_length_counts: stats.acceptedLengthCounts.map((c) => c ?? 0),
+      drafted_by_source: { ...stats.draftedBySource },
+      accepted_by_source: { ...stats.acceptedBySource },
       time_ms: Object.fromEntries(
         Object.entries(stats.timeMs).map(([k, v]) => [k, round3(v)]),
       ) as GenerationStats["timeMs"],
@@ -144,6 +155,7 @@ export const chunks = {
     const failfast = {
       drafted: ev.drafted,
       accepted_draft: ev.acceptedDraft,
+      accepted_lookup: ev.acceptedLookup,
       tokens: ev.tokens.length,
     };
     const choice = meta.endpoint === "chat"

@@ -5,7 +5,7 @@
  *
  * Extension field (documented in the README): `"failfast": {"strategy", "tau", "n0", "n",
  * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows",
- * "slide_sub_blocks", "trim_low_confidence"}` chooses the decoding strategy and its parameters
+ * "slide_sub_blocks", "trim_low_confidence", "lookup", "lookup_max"}` chooses the decoding strategy and its parameters
  * for one request; unset keys take the server's configured defaults.
  */
 import { type Config, STRATEGIES, type Strategy } from "../config.ts";
@@ -62,6 +62,8 @@ const FAILFAST_KEYS = [
   "align_windows",
   "slide_sub_blocks",
   "trim_low_confidence",
+  "lookup",
+  "lookup_max",
 ] as const;
 
 function typeName(v: unknown): string {
@@ -218,6 +220,8 @@ function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyPara
     alignWindows: bool(v, "align_windows", p("align_windows")),
     slideSubBlocks: bool(v, "slide_sub_blocks", p("slide_sub_blocks")),
     trimLowConfidence: bool(v, "trim_low_confidence", p("trim_low_confidence")),
+    lookup: bool(v, "lookup", p("lookup")),
+    lookupMax: num(v, "lookup_max", p("lookup_max"), len),
   };
   if (params.n0 !== undefined && params.nMax !== undefined && params.nMax < params.n0) {
     bad("failfast.n_max", `must be at least failfast.n0 (${params.n0})`);

@@ -3,7 +3,9 @@
  * assets). A user types a prompt, picks a strategy and watches the answer stream in; each
  * speculation round is a highlighted span labelled `accepted/drafted`, a strip of bars shows
  * every round's draft length (grey) against its accepted length (green) — "fail fast, win big" —
- * and the request's statistics (`usage.speculative`) appear at the end.
+ * and the request's statistics (`usage.speculative`) appear at the end. Tokens a context lookup
+ * drafted (free drafts where the text repeats) are blue: a round is blue when most of what it
+ * accepted came from a lookup, and each bar shows the lookup's share.
  */
 
 /** What the page needs to know about the server. */
@@ -13,6 +15,8 @@ export interface PageOptions {
   strategies: string[];
   authRequired: boolean;
   maxTokens: number;
+  /** The server's default for merging a context lookup into drafts. */
+  lookup: boolean;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -32,7 +36,7 @@ export function renderPage(options: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>FailFast · ${escapeHtml(options.modelName)}</title>
 <style>
-  :root { --acc: #1f9d55; --draft: #c9ccd1; --ink: #1d2329; --muted: #6b7480; }
+  :root { --acc: #1f9d55; --look: #2f6fd0; --draft: #c9ccd1; --ink: #1d2329; --muted: #6b7480; }
   * { box-sizing: border-box; }
   body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
     max-width: 960px; margin: 0 auto; padding: 20px; background: #fafbfc; }
@@ -54,6 +58,9 @@ export function renderPage(options: PageOptions): string {
   .a1 { background: rgba(31,157,85,.14); }
   .a2 { background: rgba(31,157,85,.28); }
   .a3 { background: rgba(31,157,85,.45); }
+  .l1 { background: rgba(47,111,208,.14); }
+  .l2 { background: rgba(47,111,208,.28); }
+  .l3 { background: rgba(47,111,208,.45); }
   .badge { font: 10px/1 system-ui, sans-serif; color: var(--muted); vertical-align: super;
     margin: 0 2px; }
   .nolabels .badge { display: none; }
@@ -62,6 +69,7 @@ export function renderPage(options: PageOptions): string {
   .bar { position: relative; width: 12px; flex: none; background: var(--draft); border-radius: 2px 2px 0 0; }
   .bar > i { position: absolute; left: 0; right: 0; bottom: 0; background: var(--acc);
     border-radius: 2px 2px 0 0; }
+  .bar > i > b { position: absolute; left: 0; right: 0; bottom: 0; background: var(--look); }
   .legend { color: var(--muted); font-size: 12px; }
   .legend b { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; }
   table { border-collapse: collapse; margin-top: 12px; font-size: 14px; }
@@ -73,7 +81,8 @@ export function renderPage(options: PageOptions): string {
 <h1>FailFast speculative decoding</h1>
 <p class="sub">Model <b>${escapeHtml(options.modelName)}</b>. A diffusion drafter proposes, the
 model verifies: short drafts where it is hard (fail fast), long ones where it is easy (win big).
-Highlighted spans are rounds; the label is <i>accepted/drafted</i>.</p>
+Highlighted spans are rounds; the label is <i>accepted/drafted</i>; blue ones were drafted for
+free by a lookup where the text repeats itself.</p>
 <textarea id="prompt" placeholder="Ask something">Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?</textarea>
 <div class="row">
   <label>strategy <select id="strategy">${opts}</select></label>
@@ -81,6 +90,9 @@ Highlighted spans are rounds; the label is <i>accepted/drafted</i>.</p>
     Math.min(200, options.maxTokens)
   }"></label>
   <label>temperature <input id="temp" type="number" min="0" max="2" step="0.1" value="0"></label>
+  <label><input id="lookup" type="checkbox"${
+    options.lookup ? " checked" : ""
+  }> lookup drafts</label>
   <label><input id="chat" type="checkbox" checked> chat template</label>
   <label><input id="labels" type="checkbox" checked> round labels</label>
   ${options.authRequired ? '<label>API key <input id="key" type="password" size="16"></label>' : ""}
@@ -89,7 +101,7 @@ Highlighted spans are rounds; the label is <i>accepted/drafted</i>.</p>
 <div id="out"></div>
 <div id="strip" aria-label="rounds: drafted (grey) and accepted (green)"></div>
 <div class="legend"><b style="background:var(--draft)"></b>drafted<b style="background:var(--acc)"></b>accepted
-  · one bar per round</div>
+  <b style="background:var(--look)"></b>accepted, from a lookup · one bar per round</div>
 <div id="stats"></div>
 <script>
 const CONFIG = ${config};
@@ -104,7 +116,7 @@ $("go").onclick = async () => {
   const body = {
     model: CONFIG.model, stream: true, stream_options: { include_usage: true },
     max_tokens: Number($("max").value), temperature: Number($("temp").value),
-    failfast: { strategy: $("strategy").value },
+    failfast: { strategy: $("strategy").value, lookup: $("lookup").checked },
   };
   if (chat) body.messages = [{ role: "user", content: prompt }]; else body.prompt = prompt;
   const headers = { "content-type": "application/json" };
@@ -141,12 +153,14 @@ $("go").onclick = async () => {
         const text = chat ? (c.delta && c.delta.content) : c.text;
         if (!text) continue;
         if (ttft === null) ttft = performance.now() - t0;
-        const ff = c.failfast || { drafted: 0, accepted_draft: 0, tokens: 1 };
+        const ff = c.failfast || { drafted: 0, accepted_draft: 0, accepted_lookup: 0, tokens: 1 };
         rounds.push(ff);
         const span = document.createElement("span");
-        const a = ff.accepted_draft;
-        span.className = "round " + (ff.drafted === 0 ? "" : a === 0 ? "a0" : a < 4 ? "a1" : a < 10 ? "a2" : "a3");
-        span.title = "drafted " + ff.drafted + ", accepted " + a + ", emitted " + ff.tokens + " tokens";
+        const a = ff.accepted_draft, look = ff.accepted_lookup || 0;
+        const hue = 2 * look > a ? "l" : "a";
+        span.className = "round " + (ff.drafted === 0 ? "" : a === 0 ? "a0" : hue + (a < 4 ? 1 : a < 10 ? 2 : 3));
+        span.title = "drafted " + ff.drafted + ", accepted " + a + (look ? " (" + look + " from a lookup)" : "") +
+          ", emitted " + ff.tokens + " tokens";
         span.textContent = text;
         out.appendChild(span);
         if (ff.drafted > 0) {
@@ -159,13 +173,17 @@ $("go").onclick = async () => {
           bar.className = "bar";
           bar.dataset.drafted = ff.drafted;
           bar.dataset.accepted = a;
+          bar.dataset.lookup = look;
           bar.title = span.title;
           const inner = document.createElement("i");
+          inner.appendChild(document.createElement("b"));
           bar.appendChild(inner);
           strip.appendChild(bar);
           for (const b of strip.children) {
             b.style.height = (100 * b.dataset.drafted / maxDraft) + "%";
             b.firstChild.style.height = (100 * b.dataset.accepted / b.dataset.drafted) + "%";
+            const share = Number(b.dataset.accepted) ? b.dataset.lookup / b.dataset.accepted : 0;
+            b.firstChild.firstChild.style.height = (100 * share) + "%";
           }
         }
       }
@@ -191,6 +209,8 @@ function showStats(u, ms, ttft, finish) {
     ["mean accepted length", s.mean_accepted_length + " tokens per round"],
     ["acceptance rate", (100 * (s.acceptance_rate || 0)).toFixed(1) + "% (" + s.accepted_tokens + " of " + s.drafted_tokens + " drafted)"],
     ["longest accepted draft", s.max_accepted],
+    ["accepted by source", s.accepted_by_source ? "drafter " + s.accepted_by_source.drafter +
+      " · context lookup " + s.accepted_by_source.context + " · earlier outputs " + s.accepted_by_source.history : "-"],
     ["drafter passes per round", s.drafter_passes_per_round],
     ["time", (ms / 1000).toFixed(2) + " s, first token " + (ttft === null ? "-" : (ttft / 1000).toFixed(2) + " s")],
     ["speed", (u.completion_tokens / (ms / 1000)).toFixed(1) + " tokens/s"],
