@@ -3,7 +3,8 @@
  *
  * `ownQuestions()` is the project's own set of grade-school maths word problems (written for
  * this project from templates, not copied from GSM8K), used when no data file is given.
- * `readQuestions()` reads the "question" field of a JSONL file such as GSM8K's test split.
+ * `readQuestions()` reads the "question" field of a JSONL file such as GSM8K's test split, or
+ * the "prompt" field of one such as HumanEval's.
  */
 
 const NAMES = ["Maya", "Leo", "Priya", "Tom", "Ana", "Kofi", "Lena", "Omar", "Zoe", "Ravi"];
@@ -56,7 +57,7 @@ export function ownQuestions(count = 50): string[] {
   return out;
 }
 
-/** The "question" fields of the first `count` lines of a JSONL file. */
+/** The "question" (else "prompt") fields of the first `count` lines of a JSONL file. */
 export async function readQuestions(path: string, count: number): Promise<string[]> {
   const text = await Deno.readTextFile(path);
   const out: string[] = [];
@@ -65,11 +66,14 @@ export async function readQuestions(path: string, count: number): Promise<string
     if (!line.trim()) continue;
     let q: unknown;
     try {
-      q = JSON.parse(line).question;
+      const record = JSON.parse(line);
+      q = record.question ?? record.prompt;
     } catch {
       throw new Error(`${path}:${i + 1}: not a JSON line`);
     }
-    if (typeof q !== "string") throw new Error(`${path}:${i + 1}: no "question" string`);
+    if (typeof q !== "string") {
+      throw new Error(`${path}:${i + 1}: no "question" or "prompt" string`);
+    }
     out.push(q);
   }
   return out;

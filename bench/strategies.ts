@@ -4,14 +4,20 @@
  * a ratio measured in the same conditions. Also prices the same rounds with the paper's latency
  * model (section 6; labelled "modelled"), and with --sweep runs the tau x N_max sensitivity
  * study, plus first window / extension step and unmask-threshold variants. Writes
- * bench/results/strategies.{json,md} (or strategies-sweep.*).
+ * bench/results/strategies.{json,md} (or strategies-sweep.*, or --out NAME).
+ *
+ * Lookup rows draft from the request's own text; each request has a cache scope of its own, so
+ * no row drafts from earlier outputs except the one marked "history warm", whose scope holds
+ * that row's own answers to the earlier questions.
  *
  *   deno task bench [--questions FILE] [--count 30] [--max-tokens 256] [--sweep] [--quick]
+ *                   [--temperature T] [--out NAME]
  */
 
 import { type Config, loadConfig, type Strategy } from "../src/config.ts";
 import { createEngine, openDrafters } from "../src/engine/engine.ts";
-import type { GenerationStats, StrategyParams } from "../src/engine/types.ts";
+import { addSourceCounts, emptySourceCounts } from "../src/engine/stats.ts";
+import type { GenerationStats, SourceCounts, StrategyParams } from "../src/engine/types.ts";
 import { Logger } from "../src/log.ts";
 import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "./questions.ts";
 import { writeResults } from "./results.ts";
@@ -24,6 +30,9 @@ const has = (name: string) => Deno.args.includes(`--${name}`);
 
 const count = Number(flag("count") ?? 30);
 const maxTokens = Number(flag("max-tokens") ?? 256);
+/** Sampling temperature; above 0 each question is sampled with its index as the seed. */
+const temperature = Number(flag("temperature") ?? 0);
+const outName = flag("out");
 const sweep = has("sweep");
 const quick = has("quick");
 const questionsPath = flag("questions") ?? ((await exists(GSM8K_TEST)) ? GSM8K_TEST : undefined);
@@ -36,6 +45,8 @@ interface Variant {
   params?: StrategyParams;
   /** Runs with drafters whose weight matrices run in int8 (FAILFAST_DRAFTER_QUANTIZE=int8). */
   int8?: boolean;
+  /** Drafts from this row's own answers to the earlier questions too (the cross-request cache). */
+  historyWarm?: boolean;
 }
 
 /**
@@ -69,6 +80,17 @@ const arDraft = (name: string, params: StrategyParams): Variant => ({
 });
 /** The variant run with int8 drafters (FAILFAST_DRAFTER_QUANTIZE=int8). */
 const int8 = (v: Variant): Variant => ({ ...v, int8: true });
+/** The variant with a context lookup merged into its drafts. */
+const withLookup = (v: Variant, suffix = ", lookup merged"): Variant => ({
+  ...v,
+  name: v.name + suffix,
+  params: { ...v.params, lookup: true },
+});
+/** Every model-drafting row runs without lookup unless it asks for it (the configured default may be on). */
+const noLookup = (v: Variant): Variant =>
+  v.family === "ar" || v.family === "lookup" || v.params?.lookup
+    ? v
+    : { ...v, params: { ...v.params, lookup: false } };
 
 function variants(): Variant[] {
   if (sweep) {
@@ -97,11 +119,11 @@ function variants(): Variant[] {
         failfast(`failfast tau=0.45 N_max=60 unmask=${unmaskThreshold}`, { unmaskThreshold }),
       );
     }
-    return out;
+    return out.map(noLookup);
   }
   const ks = quick ? [4, 8] : [3, 4, 6, 8, 12, 16];
   const arKs = quick ? [4, 8] : [3, 5, 8, 10];
-  return [
+  const rows: Variant[] = [
     { name: "ar", family: "ar", strategy: "ar" },
     failfast("failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)"),
     failfast("failfast (paper defaults, windows trimmed at the first token below tau)", {
@@ -154,7 +176,31 @@ function variants(): Variant[] {
     ]),
     ...(quick ? [4] : [3, 5]).map((k) => int8(arDraft(`ar-draft k=${k}, int8 drafter`, { k }))),
     arDraft("ar-draft k=10 stop<0.45", { k: 10, stopBelow: 0.45 }),
+    // context lookup: alone (prompt lookup decoding), and merged into each family's best row
+    { name: "lookup (prompt lookup decoding)", family: "lookup", strategy: "lookup" },
+    withLookup(int8(failfast(
+      `failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau ${CPU_SLIDING.tau}, ` +
+        `N0 ${CPU_SLIDING.n0}, N ${CPU_SLIDING.n}, N_max ${CPU_SLIDING.nMax})`,
+      CPU_SLIDING,
+    ))),
+    {
+      ...withLookup(
+        int8(failfast("failfast (CPU-tuned, sliding sub-blocks, int8 drafter)", CPU_SLIDING)),
+        ", lookup merged, history warm",
+      ),
+      historyWarm: true,
+    },
+    withLookup(failfast("failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)")),
+    ...(quick ? [] : [
+      withLookup(int8(dllmFixed("dllm-fixed k=4 thr=0.05 sliding, int8 drafter", {
+        k: 4,
+        unmaskThreshold: 0.05,
+        slideSubBlocks: true,
+      }))),
+    ]),
+    withLookup(int8(arDraft("ar-draft k=3, int8 drafter", { k: 3 }))),
   ];
+  return rows.map(noLookup);
 }
 
 /** Paper's constants (A6000, vLLM): drafter pass 6.1 ms; verifier step by size. */
@@ -162,6 +208,8 @@ const PAPER_DRAFTER_MS = 6.1;
 const PAPER_VERIFIER_MS: Record<string, number> = { "7B": 13.5, "14B": 24.7, "32B": 52.6 };
 
 interface Totals {
+  /** Questions added. */
+  runs: number;
   tokens: number;
   ms: number;
   rounds: number;
@@ -174,10 +222,12 @@ interface Totals {
   policy: number;
   prefill: number;
   lengths: number[];
+  acceptedBySource: SourceCounts;
 }
 
 function emptyTotals(): Totals {
   return {
+    runs: 0,
     tokens: 0,
     ms: 0,
     rounds: 0,
@@ -190,10 +240,13 @@ function emptyTotals(): Totals {
     policy: 0,
     prefill: 0,
     lengths: [],
+    acceptedBySource: emptySourceCounts(),
   };
 }
 
 function add(t: Totals, s: GenerationStats, ms: number): void {
+  t.runs++;
+  addSourceCounts(t.acceptedBySource, s.acceptedBySource);
   t.tokens += s.completionTokens;
   t.ms += ms;
   t.rounds += s.rounds;
@@ -228,6 +281,7 @@ const outputs = new Map<string, string>();
 async function runOne(
   v: Variant,
   q: string,
+  index: number,
 ): Promise<{ stats: GenerationStats; ms: number; tokens: number[] }> {
   const t0 = performance.now();
   let stats: GenerationStats | undefined;
@@ -238,6 +292,9 @@ async function runOne(
       maxTokens,
       strategy: v.strategy,
       params: v.params,
+      ...(temperature > 0 ? { temperature, seed: index } : {}),
+      // a scope per request, but the warm row's, which holds its own earlier answers
+      cacheScope: index < 0 ? "warm-up" : v.historyWarm ? v.name : `${v.name} #${index}`,
     })
   ) {
     if (ev.type === "delta") tokens.push(...ev.tokens);
@@ -249,7 +306,7 @@ async function runOne(
 console.error(
   `warm-up, then ${questions.length} questions x ${list.length} variants, ${maxTokens} new tokens`,
 );
-for (const v of list) await runOne(v, questions[0]);
+for (const v of list) await runOne(v, questions[0], -1);
 let mismatches = 0;
 // Looping answers (ar runs to the token cap) are trivially easy to draft: the same totals over
 // the questions whose ar answer ends before the cap show the speed-up without them.
@@ -258,16 +315,17 @@ let finishedQuestions = 0;
 for (const [i, q] of questions.entries()) {
   let capped = false;
   for (const v of list) {
-    const r = await runOne(v, q);
+    const r = await runOne(v, q, i);
     if (v.strategy === "ar") {
       capped = r.stats.completionTokens >= maxTokens;
       if (!capped) finishedQuestions++;
     }
     add(totals.get(v.name)!, r.stats, r.ms);
     if (!capped) add(finished.get(v.name)!, r.stats, r.ms);
+    // sampled outputs differ by strategy (the same distribution, other random draws)
     const key = JSON.stringify(r.tokens);
     if (v.strategy === "ar") outputs.set(q, key);
-    else if (outputs.get(q) !== key) mismatches++;
+    else if (temperature === 0 && outputs.get(q) !== key) mismatches++;
   }
   console.error(`question ${i + 1}/${questions.length}`);
 }
@@ -294,6 +352,10 @@ interface Row {
   share: { drafter: number; verifier: number; policy: number; other: number };
   modelled: Record<string, number>;
   acceptedLengths: number[];
+  /** Tokens emitted per round by source: accepted draft tokens of each, and the verifier's one. */
+  perRound: { drafter: number; context: number; history: number; verifier: number };
+  /** Longest accepted draft in the answers that end before the token cap. */
+  maxAcceptedFinished: number;
 }
 const rows: Row[] = list.map((v) => {
   const t = totals.get(v.name)!;
@@ -322,6 +384,13 @@ const rows: Row[] = list.map((v) => {
     },
     modelled,
     acceptedLengths: t.lengths,
+    perRound: {
+      drafter: t.rounds ? t.acceptedBySource.drafter / t.rounds : 0,
+      context: t.rounds ? t.acceptedBySource.context / t.rounds : 0,
+      history: t.rounds ? t.acceptedBySource.history / t.rounds : 0,
+      verifier: t.rounds ? 1 : 0,
+    },
+    maxAcceptedFinished: finished.get(v.name)!.maxAccepted,
   };
 });
 
@@ -334,17 +403,28 @@ const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 const lines = [
   `Questions: ${
     questionsPath ?? "project's own set"
-  } (first ${questions.length}), ${maxTokens} new tokens, greedy, ` +
-  `backend ${config.backend}; all variants interleaved in one run. Outputs differing from ar: ${mismatches}. ` +
+  } (first ${questions.length}), ${maxTokens} new tokens, ${
+    temperature > 0 ? `temperature ${temperature} (seed = question index)` : "greedy"
+  }, ` +
+  `backend ${config.backend}; all variants interleaved in one run. ${
+    temperature > 0
+      ? "Sampled outputs are not compared (the sampling test checks their distribution)."
+      : `Outputs differing from ar: ${mismatches}.`
+  } ` +
   `ar's answer ends before the ${maxTokens}-token cap on ${finishedQuestions} of ${questions.length} questions.`,
   "",
-  "| variant | tokens/s | speed-up vs ar (measured) | speed-up, answers ending before the cap | mean accepted | max accepted | acceptance | drafter passes/round | drafter / verifier / policy / other | modelled 7B / 14B / 32B |",
-  "|---|---|---|---|---|---|---|---|---|---|",
+  "| variant | tokens/s | speed-up vs ar (measured) | speed-up, answers ending before the cap | mean accepted | tokens/round: drafter / context / history / verifier | max accepted (all / ending before the cap) | acceptance | drafter passes/round | drafter / verifier / policy / other | modelled 7B / 14B / 32B |",
+  "|---|---|---|---|---|---|---|---|---|---|---|",
   ...rows.map((r) =>
     `| ${r.name} | ${r.tokensPerSecond.toFixed(1)} | ${r.speedup.toFixed(2)}x | ${
       r.speedupFinished.toFixed(2)
     }x | ${r.meanAccepted.toFixed(2)} | ` +
-    `${r.maxAccepted} | ${pct(r.acceptanceRate)} | ${r.drafterPassesPerRound.toFixed(2)} | ` +
+    `${r.perRound.drafter.toFixed(2)} / ${r.perRound.context.toFixed(2)} / ${
+      r.perRound.history.toFixed(2)
+    } / ${r.perRound.verifier.toFixed(0)} | ` +
+    `${r.maxAccepted} / ${r.maxAcceptedFinished} | ${pct(r.acceptanceRate)} | ${
+      r.drafterPassesPerRound.toFixed(2)
+    } | ` +
     `${pct(r.share.drafter)} / ${pct(r.share.verifier)} / ${pct(r.share.policy)} / ${
       pct(r.share.other)
     } | ` +
@@ -377,13 +457,34 @@ if (!sweep) {
     `Accepted lengths of ${ff.name} (tokens emitted per round: rounds): ` +
       ff.acceptedLengths.map((n, len) => (n ? `${len}: ${n}` : "")).filter(Boolean).join(", "),
   );
+  const lookup = best("lookup");
+  const ffPlain = best("failfast", (r) => !r.params?.lookup);
+  const ffMerged = best("failfast", (r) => r.params?.lookup === true);
+  const ardPlain = best("ar-draft", (r) => !r.params?.lookup);
+  if (lookup && ffMerged) {
+    lines.push(
+      "",
+      `Lookup merged: ${ffMerged.name} ${ffMerged.speedup.toFixed(2)}x over ar, ` +
+        `${ffMerged.meanAccepted.toFixed(2)} tokens per round, longest accepted draft ` +
+        `${ffMerged.maxAcceptedFinished} in answers ending before the cap; ` +
+        `${(ffMerged.speedup / lookup.speedup).toFixed(2)}x over lookup alone` +
+        (ffPlain
+          ? `, ${(ffMerged.speedup / ffPlain.speedup).toFixed(2)}x over ${ffPlain.name}`
+          : "") +
+        (ardPlain
+          ? `, ${(ffMerged.speedup / ardPlain.speedup).toFixed(2)}x over ${ardPlain.name}`
+          : "") +
+        ".",
+    );
+  }
 }
 const markdown = lines.join("\n");
 console.log(markdown);
-await writeResults(sweep ? "strategies-sweep" : "strategies", {
+await writeResults(outName ?? (sweep ? "strategies-sweep" : "strategies"), {
   questions: questionsPath ?? "own",
   count: questions.length,
   maxTokens,
+  temperature,
   backend: config.backend,
   mismatches,
   finishedQuestions,
