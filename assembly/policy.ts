@@ -573,3 +573,51 @@ export function verifyStochastic(
   }
   return k; // unreachable
 }
+
+/**
+ * Seeds the state at `s` for the token at absolute `position` of a sequence sampled with the
+ * 64-bit `seed`: every position has a generator of its own, so what is sampled there does not
+ * depend on how many random numbers earlier rounds drew.
+ */
+function seedAt(s: usize, seedLo: u32, seedHi: u32, position: u32): void {
+  seedRng(s, seedLo ^ ((position + 1) * 0x9e3779b9), seedHi ^ ((position + 1) * 0x85ebca6b));
+}
+
+/**
+ * Lossless stochastic verification whose output does not depend on the draft: for each row i
+ * (the token at absolute position `position + i`) a token x_i is sampled from p_i with that
+ * position's own generator; draft[i] is accepted iff it equals x_i, and the first x_i that differs
+ * (or the one after a full accept) is the next token. Each emitted token is exactly a sample of
+ * the verifier's processed distribution, a draft token is accepted with probability p_i(d_i) as
+ * in speculative sampling with a point-mass proposal, and the sampled text is a function of the
+ * seed alone: the same under every strategy and every draft length.
+ * `rng` is a 16-byte scratch state; `e` and `ids` are scratch rows.
+ */
+export function verifyAtPositions(
+  logits: usize,
+  k: i32,
+  vocab: i32,
+  draft: usize,
+  temperature: f32,
+  topK: i32,
+  topP: f64,
+  seedLo: u32,
+  seedHi: u32,
+  position: u32,
+  rng: usize,
+  e: usize,
+  ids: usize,
+  outNext: usize,
+): i32 {
+  const invT: f32 = <f32> 1.0 / temperature;
+  for (let i = 0; i <= k; i++) {
+    const row = logits + (<usize> i * <usize> vocab << 2);
+    processRow(row, vocab, invT, topK, topP, e, ids);
+    seedAt(rng, seedLo, seedHi, position + <u32> i);
+    const x = sampleKept(row, vocab, e, -1, 0, nextUniform(rng));
+    if (i < k && x == load<i32>(draft + (<usize> i << 2))) continue;
+    store<i32>(outNext, x);
+    return i;
+  }
+  return k; // unreachable
+}

@@ -1,7 +1,12 @@
 // Stochastic verification: equal to the reference, reproducible, and exactly lossless.
 import assert from "node:assert/strict";
 import { loadPolicy } from "../src/policy/load-deno.ts";
-import { refProcessedProbs, RefRng, refVerifyStochastic } from "../src/policy/reference.ts";
+import {
+  refProcessedProbs,
+  RefRng,
+  refVerifyAtPositions,
+  refVerifyStochastic,
+} from "../src/policy/reference.ts";
 import type { SamplingParams } from "../src/policy/core.ts";
 import { Rand } from "./helpers/rand.ts";
 
@@ -206,4 +211,70 @@ Deno.test("policy: k = 0 is plain sampling from the processed distribution", () 
   const rng = core.seedRng(5);
   for (let i = 0; i < N; i++) counts[core.verifyStochastic(row, V, [], s, rng).next]++;
   assert.ok(chiSquare(counts, p, N) < CHI2_5DF_0_001);
+});
+
+Deno.test("policy: position-keyed verification equals the reference", () => {
+  const rand = new Rand(21);
+  for (let trial = 0; trial < 1500; trial++) {
+    const vocab = [2, 5, 17, 64, 301][trial % 5];
+    const k = trial % 9;
+    const logits = new Float32Array((k + 1) * vocab);
+    for (let r = 0; r <= k; r++) logits.set(randomRow(rand, vocab), r * vocab);
+    const draft = Array.from({ length: k }, () => rand.int(vocab));
+    const s = randomSampling(rand, vocab);
+    const seed = rand.int(2 ** 31) * 5 + trial;
+    const position = rand.int(4096);
+    assert.deepEqual(
+      core.verifyAtPositions(logits, vocab, draft, s, seed, position),
+      refVerifyAtPositions(logits, vocab, draft, s, seed, position),
+      `trial ${trial} (${JSON.stringify(s)})`,
+    );
+  }
+  assert.throws(() =>
+    core.verifyAtPositions(new Float32Array(4), 4, [], { temperature: 1 }, -1, 0)
+  );
+  assert.throws(() =>
+    core.verifyAtPositions(new Float32Array(4), 4, [], { temperature: 1 }, 1, -2)
+  );
+});
+
+Deno.test("policy: position-keyed sampling is lossless and does not depend on the draft", () => {
+  const V = 6;
+  const rows = new Float32Array([
+    ...[2.0, 1.5, 0.3, -1.0, 0.0, 1.0],
+    ...[0.0, 3.0, 1.0, 1.0, -2.0, 0.5],
+  ]);
+  const N = 30_000;
+  for (
+    const s of [{ temperature: 1 }, { temperature: 0.7, topK: 4 }, { temperature: 1.3, topP: 0.8 }]
+  ) {
+    const p0 = refProcessedProbs(rows.subarray(0, V), s);
+    const p1 = refProcessedProbs(rows.subarray(V), s);
+    for (const d0 of [0, 3]) {
+      const first = new Array(V).fill(0);
+      const second = new Array(V).fill(0);
+      let accepted = 0;
+      for (let seed = 0; seed < N; seed++) {
+        const v = core.verifyAtPositions(rows, V, [d0], s, seed, 17);
+        const emitted = v.accepted === 1 ? [d0, v.next] : [v.next];
+        first[emitted[0]]++;
+        if (emitted.length === 2) {
+          accepted++;
+          second[emitted[1]]++;
+        }
+        // the first token is what plain sampling at this position gives, whatever the draft
+        if (seed < 2000) {
+          const plain = core.verifyAtPositions(rows.subarray(0, V), V, [], s, seed, 17).next;
+          assert.equal(emitted[0], plain);
+        }
+      }
+      const label = `${JSON.stringify(s)} d0=${d0}`;
+      assert.ok(chiSquare(first, p0, N) < CHI2_5DF_0_001, `first token: ${label}`);
+      assert.ok(tv(first, p0, N) < 0.015, `first token TV: ${label}`);
+      if (accepted > 1000) {
+        assert.ok(chiSquare(second, p1, accepted) < CHI2_5DF_0_001, `bonus token: ${label}`);
+      }
+      assert.ok(Math.abs(accepted / N - p0[d0]) < 0.015, `acceptance rate: ${label}`);
+    }
+  }
 });

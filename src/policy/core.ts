@@ -66,6 +66,22 @@ interface PolicyExports {
     ids: number,
     outNext: number,
   ): number;
+  verifyAtPositions(
+    logits: number,
+    k: number,
+    vocab: number,
+    draft: number,
+    temperature: number,
+    topK: number,
+    topP: number,
+    seedLo: number,
+    seedHi: number,
+    position: number,
+    rng: number,
+    e: number,
+    ids: number,
+    outNext: number,
+  ): number;
 }
 
 /** Sampling parameters in the OpenAI / Hugging Face sense. temperature 0 means greedy. */
@@ -399,6 +415,53 @@ export class PolicyCore {
       outNext,
     );
     rng.set(new Uint32Array(this.w.memory.buffer, this.rngPtr, 4));
+    return { accepted, next: new Int32Array(this.w.memory.buffer, outNext, 1)[0] };
+  }
+
+  /**
+   * Lossless stochastic verification whose output does not depend on the draft: row i samples
+   * the token at absolute `position + i` from p_i with a generator of that position's own
+   * (seeded by `seed` and the position), and draft token d_i is accepted iff it equals that
+   * sample. Each emitted token is exactly a sample of p_i and d_i is accepted with probability
+   * p_i(d_i), as in `verifyStochastic`; in addition the sampled text is a function of the seed
+   * alone, the same under every strategy and draft length.
+   */
+  verifyAtPositions(
+    logits: Float32Array,
+    vocab: number,
+    draft: ArrayLike<number>,
+    sampling: SamplingParams,
+    seed: number,
+    position: number,
+  ): Verdict {
+    const s = checkSampling(sampling);
+    if (s.temperature === 0) fail("temperature 0 is greedy: use verifyGreedy");
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      fail(`seed must be a non-negative safe integer, got ${seed}`);
+    }
+    if (!Number.isInteger(position) || position < 0 || position >= 2 ** 32) {
+      fail(`position must be an integer from 0 to 2^32 - 1, got ${position}`);
+    }
+    const rows = this.rowsOf(logits, vocab);
+    const k = this.loadDraft(draft, rows, vocab);
+    const ptr = this.load(logits, rows, vocab);
+    const outNext = this.floatsPtr;
+    const accepted = this.w.verifyAtPositions(
+      ptr,
+      k,
+      vocab,
+      this.intsPtr,
+      Math.fround(s.temperature),
+      s.topK,
+      s.topP,
+      seed >>> 0,
+      Math.floor(seed / 2 ** 32) >>> 0,
+      position >>> 0,
+      this.rngPtr,
+      this.scratchE,
+      this.scratchIds,
+      outNext,
+    );
     return { accepted, next: new Int32Array(this.w.memory.buffer, outNext, 1)[0] };
   }
 

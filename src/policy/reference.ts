@@ -103,8 +103,8 @@ export function refVerifyGreedy(
 export class RefRng {
   readonly s = new Uint32Array(4);
 
-  constructor(seed: number) {
-    let z = ((seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) >>> 0, 0x9e3779b9)) >>> 0;
+  constructor(seed: number, hi = Math.floor(seed / 2 ** 32) >>> 0) {
+    let z = ((seed >>> 0) ^ Math.imul(hi, 0x9e3779b9)) >>> 0;
     for (let i = 0; i < 4; i++) {
       z = (z + 0x9e3779b9) >>> 0;
       let x = z;
@@ -203,6 +203,32 @@ export function refVerifyStochastic(
     const d = draft[i];
     if (rng.uniform() < probs[d]) continue;
     return { accepted: i, next: refSample(probs, d, rng.uniform()) };
+  }
+  throw new Error("unreachable");
+}
+
+/** The generator of absolute `position` for `seed` (see PolicyCore.verifyAtPositions). */
+export function refRngAt(seed: number, position: number): RefRng {
+  const lo = seed >>> 0;
+  const hi = Math.floor(seed / 2 ** 32) >>> 0;
+  const p = (position + 1) >>> 0;
+  return new RefRng((lo ^ Math.imul(p, 0x9e3779b9)) >>> 0, (hi ^ Math.imul(p, 0x85ebca6b)) >>> 0);
+}
+
+/** Draft-independent stochastic verification (see PolicyCore.verifyAtPositions). */
+export function refVerifyAtPositions(
+  logits: Float32Array,
+  vocab: number,
+  draft: ArrayLike<number>,
+  sampling: SamplingParams,
+  seed: number,
+  position: number,
+): Verdict {
+  for (let i = 0; i <= draft.length; i++) {
+    const probs = refProcessedProbs(logits.subarray(i * vocab, (i + 1) * vocab), sampling);
+    const x = refSample(probs, -1, refRngAt(seed, position + i).uniform());
+    if (i < draft.length && x === draft[i]) continue;
+    return { accepted: i, next: x };
   }
   throw new Error("unreachable");
 }
