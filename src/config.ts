@@ -23,6 +23,10 @@ export type GraphOptLevel = typeof GRAPH_OPT_LEVELS[number];
 export const STRATEGIES = ["failfast", "ar", "dllm-fixed", "ar-draft", "lookup"] as const;
 export type Strategy = typeof STRATEGIES[number];
 
+/** How a draft's length is decided: from measured costs and live acceptance, or fixed parameters. */
+export const CONTROLLERS = ["cost", "fixed"] as const;
+export type Controller = typeof CONTROLLERS[number];
+
 /** The whole configuration, fully resolved and validated. */
 export interface Config {
   host: string;
@@ -40,6 +44,7 @@ export interface Config {
   graphOptimization: GraphOptLevel;
   remoteUrl: string;
   strategy: Strategy;
+  controller: Controller;
   tau: number;
   n0: number;
   n: number;
@@ -206,6 +211,16 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     { type: "enum", values: STRATEGIES },
     "failfast",
     "Default decoding strategy (a request may choose another).",
+  ),
+  def(
+    "controller",
+    "FAILFAST_CONTROLLER",
+    { type: "enum", values: CONTROLLERS },
+    "cost",
+    "How `failfast` decides each round whether to draft and how far: `cost` from the measured " +
+      "cost of passes and the live acceptance of drafted tokens (never slower than plain " +
+      "decoding by design; sliding sub-blocks, N_max still caps), `fixed` by tau, N0, N and " +
+      "N_max as in the paper. `ar-draft` and `lookup` use `cost` when a request asks for it.",
   ),
   def(
     "tau",

@@ -173,6 +173,31 @@ Deno.test({
 });
 
 Deno.test({
+  name: "engine: a seed gives the same sampled text under every strategy and drafter",
+  sanitizeResources: false,
+  async fn() {
+    // Each position samples with its own generator, so drafts change how many tokens a round
+    // accepts, never which tokens come out.
+    for (const [i, q] of ownQuestions(3).entries()) {
+      const base = chat(q, { maxTokens: 48, temperature: 0.9, seed: 100 + i });
+      const ar = await collect(engine.generate({ ...base, strategy: "ar" }));
+      for (
+        const [strategy, params] of [
+          ["failfast", { controller: "cost", lookup: true }],
+          ["failfast", { controller: "fixed", lookup: false }],
+          ["dllm-fixed", { k: 4 }],
+          ["ar-draft", { k: 3, lookup: true }],
+          ["lookup", {}],
+        ] as [Strategy, Record<string, unknown>][]
+      ) {
+        const out = await collect(engine.generate({ ...base, strategy, params }));
+        assert.deepEqual(out.tokens, ar.tokens, `${strategy} ${JSON.stringify(params)}`);
+      }
+    }
+  },
+});
+
+Deno.test({
   name: "engine: the same seed gives the same sampled text",
   sanitizeResources: false,
   async fn() {

@@ -1,7 +1,8 @@
 /**
  * A small autoregressive drafter (the `ar-draft` baseline): one forward pass per drafted token,
  * a fixed draft length k, optionally stopping early when a drafted token's probability falls
- * below `stopBelow` (the confidence-stop variant; that token is still proposed).
+ * below `stopBelow` (the confidence-stop variant; that token is still proposed), or when
+ * `continueIf` (the draft-length controller) says one more token does not pay.
  */
 
 import type { PolicyCore } from "../policy/core.ts";
@@ -19,6 +20,7 @@ export class ArDrafter implements Drafter {
     private readonly k: number,
     private readonly stopBelow: number | null,
     eosTokenIds: number[],
+    private readonly continueIf?: (confidences: readonly number[], spentMs: number) => boolean,
   ) {
     this.cache = session.createCache();
     this.eos = new Set(eosTokenIds);
@@ -32,6 +34,7 @@ export class ArDrafter implements Drafter {
     let feed: ArrayLike<number> = context.slice(this.cache.length);
     const tokens: number[] = [];
     const confs: number[] = [];
+    const spentFrom = time.drafter;
     let passes = 0;
     while (tokens.length < k) {
       const r = await this.session.forward(this.cache, feed, { commit: true, lastRows: 1 });
@@ -44,6 +47,7 @@ export class ArDrafter implements Drafter {
       confs.push(confidences[0]);
       if (this.eos.has(ids[0])) break;
       if (this.stopBelow !== null && confidences[0] < this.stopBelow) break;
+      if (this.continueIf && !this.continueIf(confs, time.drafter - spentFrom)) break;
       feed = [ids[0]];
     }
     return { tokens, confidences: confs, passes };

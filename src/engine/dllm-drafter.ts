@@ -61,6 +61,12 @@ export interface DraftPlan {
    */
   slide: boolean;
   /**
+   * When set, decides instead of tau whether a committed window extends by another `step`
+   * (the draft-length controller), from the window's confidences and the drafter time this
+   * draft has spent; `max` still caps the length.
+   */
+  extend?: (confidences: readonly number[], spentMs: number) => boolean;
+  /**
    * When a window fails fast, propose it only up to its first token below tau (FAILFAST.md
    * section 3: the paper's code proposes the whole window): the verifier then skips tokens that
    * are likely wrong, and on a CPU every verified row costs.
@@ -184,6 +190,7 @@ export class DllmDrafter implements Drafter {
       Math.min(plan.align ? Math.ceil((L + n) / S) * S - L : n, plan.max, maxLen);
     let k = windowOf(plan.initial);
     if (k <= 0) return { tokens: [], passes: 0 };
+    const spentFrom = time.drafter;
     let blockStart = Math.floor(L / B) * B;
     let passes = await this.syncCache(context, blockStart, time);
 
@@ -222,7 +229,16 @@ export class DllmDrafter implements Drafter {
       const q = firstUndecided();
       if (q < 0) {
         // The window is committed: Algorithm 1's decision (or the fixed length is reached).
-        if (plan.tau === null || k >= Math.min(plan.max, maxLen) || plan.step <= 0) break;
+        if (k >= Math.min(plan.max, maxLen) || plan.step <= 0) break;
+        if (plan.extend) {
+          const t0 = performance.now();
+          const more = plan.extend(confs.slice(0, k), time.drafter - spentFrom);
+          time.policy += performance.now() - t0;
+          if (!more) break;
+          k = windowOf(k + plan.step);
+          continue;
+        }
+        if (plan.tau === null) break;
         const t0 = performance.now();
         const windowConfs = confs.slice(0, k);
         const decision = this.policy.windowDecision(windowConfs, plan.tau, plan.max);

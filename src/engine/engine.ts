@@ -16,15 +16,18 @@ import { type Config, STRATEGIES, type Strategy } from "../config.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { checkSameVocabulary, loadModelDir, type ModelDir } from "../model/model-dir.ts";
-import type { PolicyCore, RngState, SamplingParams } from "../policy/core.ts";
+import type { PolicyCore, SamplingParams } from "../policy/core.ts";
 import { loadPolicy } from "../policy/load-deno.ts";
 import { openModel, type RuntimeOptions } from "../runtime/create.ts";
 import type { ModelSession } from "../runtime/types.ts";
 import { ArDrafter } from "./ar-drafter.ts";
 import type { Drafter } from "./drafter.ts";
+import { AcceptancePrior } from "./acceptance-model.ts";
 import { DllmDrafter } from "./dllm-drafter.ts";
+import { DraftController } from "./draft-controller.ts";
+import { type CostProfile, PassCosts, type PassKind, profilePassCosts } from "./pass-costs.ts";
 import { DEFAULT_MERGE_RULE } from "./draft-merge.ts";
-import { LookupDrafter } from "./lookup-drafter.ts";
+import { PolicyDrafter } from "./policy-drafter.ts";
 import { HISTORY_MIN_MATCH, LookupHistory } from "./lookup-history.ts";
 import { emptySourceCounts, StatsCollector } from "./stats.ts";
 import { TextStream } from "./text-stream.ts";
@@ -57,8 +60,6 @@ interface Resolved {
   maxTokens: number;
   sampling: SamplingParams;
   seed: number;
-  /** The client chose the seed (else it is random). */
-  seedGiven: boolean;
   stop: string[];
   strategy: Strategy;
   cacheScope: string;
@@ -101,14 +102,27 @@ export class FailFastEngine implements Engine {
   private readonly encoded = new WeakMap<GenerateRequest, number[]>();
   /** Earlier outputs of this model, for lookups across requests (bounded, scoped). */
   private readonly history: LookupHistory;
+  /** What every finished request observed of drafted tokens' acceptance. */
+  private readonly acceptance = new AcceptancePrior();
+  /** Pass costs for the draft-length controller: profiled on first use, corrected in flight. */
+  private costs: Promise<PassCosts> | null;
 
   constructor(
     private readonly parts: EngineParts,
     private readonly config: Config,
     private readonly log: Logger,
-    /** false: the verifier belongs to another engine (withDrafters), which closes it. */
-    private readonly ownsVerifier = true,
+    options: {
+      /**
+       * The sessions this engine closes: all (default), only its drafters (withDrafters: the
+       * verifier is another engine's) or none (withCostProfile: all are another engine's).
+       */
+      owns?: "all" | "drafters" | "none";
+      /** Fixed costs for the controller (a latency model) instead of profiled ones. */
+      costProfile?: CostProfile;
+    } = {},
   ) {
+    this.owns = options.owns ?? "all";
+    this.costs = options.costProfile ? Promise.resolve(new PassCosts(options.costProfile)) : null;
     this.modelName = config.modelName;
     const v = parts.verifier.dir.config;
     this.contextLength = v.maxPositions;
@@ -118,6 +132,8 @@ export class FailFastEngine implements Engine {
       Math.max(config.lookupKeyLength, HISTORY_MIN_MATCH),
     );
   }
+
+  private readonly owns: "all" | "drafters" | "none";
 
   /** Strategies this engine can run (those whose drafter is loaded). */
   get strategies(): Strategy[] {
@@ -223,7 +239,6 @@ export class FailFastEngine implements Engine {
         topK: request.topK ?? 0,
       },
       seed: request.seed ?? Math.floor(Math.random() * 2 ** 32),
-      seedGiven: request.seed !== undefined,
       stop,
       strategy,
       params: {
@@ -241,38 +256,103 @@ export class FailFastEngine implements Engine {
         trimLowConfidence: p.trimLowConfidence ?? c.trimLowConfidence,
         lookup: p.lookup ?? c.lookup,
         lookupMax: p.lookupMax ?? c.lookupMax,
+        controller: p.controller ??
+          (strategy === "failfast" ? c.controller : "fixed"),
       },
       cacheScope: request.cacheScope ?? "",
     };
   }
 
+  /** Whether the draft-length controller decides this request's drafts. */
+  private controlled(r: Resolved): boolean {
+    return r.params.controller === "cost" &&
+      (r.strategy === "failfast" || r.strategy === "ar-draft" || r.strategy === "lookup");
+  }
+
+  /**
+   * The pass costs the controller prices with: profiled once on this engine's sessions (a few
+   * hundred passes), then kept current by the passes requests run.
+   */
+  passCosts(): Promise<PassCosts> {
+    this.costs ??= (async () => {
+      const { verifier, drafter, arDrafter } = this.parts;
+      const profile = await profilePassCosts({
+        verifier: verifier.session,
+        drafter: drafter?.session ?? null,
+        arDrafter: arDrafter?.session ?? null,
+      }, { maxRows: this.config.nMax + 1 });
+      this.log.info("pass costs profiled", {
+        verifyMs: profile.verify.table.map(([rows, ms]) => `${rows}:${ms.toFixed(2)}`).join(" "),
+        denoiseMs: profile.denoiseMs,
+        arStepMs: profile.arStepMs,
+      });
+      return new PassCosts(profile);
+    })();
+    this.costs.catch(() => (this.costs = null)); // a failed profile is retried by the next request
+    return this.costs;
+  }
+
+  /** Profiles the pass costs again (after the machine or its load changed). */
+  refreshPassCosts(): Promise<PassCosts> {
+    this.costs = null;
+    return this.passCosts();
+  }
+
   /**
    * The drafter of a strategy, with its per-request cache; null for plain decoding. With lookup
-   * (the `lookup` strategy, or the `lookup` parameter) it is wrapped to merge a context lookup.
+   * (the `lookup` strategy, or the `lookup` parameter) or the controller it is wrapped by the
+   * request's drafting policy.
    */
-  private makeDrafter(r: Resolved): Drafter | null {
+  private makeDrafter(r: Resolved, costs: PassCosts | null): Drafter | null {
     if (r.strategy === "ar") return null;
-    const model = this.makeModelDrafter(r);
-    if (r.strategy !== "lookup" && !r.params.lookup) return model;
-    // Sampling consumes random numbers by the drafts it verifies: a seeded request drafts from
-    // its own text only, so that the same seed gives the same text whatever ran before it.
-    const seeded = r.sampling.temperature > 0 && r.seedGiven;
-    const history = this.history.capacityTokens > 0 && !seeded
+    const kind = r.strategy === "ar-draft" ? "ar" : r.strategy === "lookup" ? null : "dllm";
+    const controller = costs
+      ? new DraftController(
+        costs,
+        this.acceptance.forRequest(),
+        kind,
+        kind === "dllm" ? this.parts.drafter!.dir.config.subBlockSize! : 1,
+      )
+      : null;
+    const model = this.makeModelDrafter(r, controller);
+    const lookupOn = r.strategy === "lookup" || r.params.lookup;
+    if (!lookupOn && !controller) return model;
+    const history = this.history.capacityTokens > 0
       ? { store: this.history, scope: r.cacheScope }
       : null;
     const rule = { ...DEFAULT_MERGE_RULE, maxLookup: r.params.lookupMax };
-    return new LookupDrafter(model, rule, this.config.lookupKeyLength, history);
+    return new PolicyDrafter(model, rule, {
+      lookupKeyLength: lookupOn ? this.config.lookupKeyLength : null,
+      history,
+      controller,
+    });
   }
 
-  /** The model drafter of a strategy (null for plain decoding and lookup alone). */
-  private makeModelDrafter(r: Resolved): Drafter | null {
+  /**
+   * The model drafter of a strategy (null for plain decoding and lookup alone). Under the
+   * controller, FailFast drafts a sliding sub-block per pass and extends while the controller
+   * says another pass pays (N_max caps it); the AR drafter drafts while one more token pays.
+   */
+  private makeModelDrafter(r: Resolved, controller: DraftController | null): Drafter | null {
     const { policy, drafter, arDrafter } = this.parts;
     const p = r.params;
+    const signals = (confs: readonly number[]) =>
+      confs.map((confidence) => ({ source: "drafter" as const, confidence }));
     switch (r.strategy) {
       case "ar":
       case "lookup":
         return null;
       case "ar-draft":
+        if (controller) {
+          return new ArDrafter(
+            arDrafter!.session,
+            policy,
+            p.nMax,
+            null,
+            this.eos,
+            (confs, spent) => controller.extend(signals(confs), 1, spent),
+          );
+        }
         return new ArDrafter(arDrafter!.session, policy, p.k, p.stopBelow, this.eos);
       case "dllm-fixed":
         return new DllmDrafter(drafter!.session, policy, {
@@ -285,7 +365,21 @@ export class FailFastEngine implements Engine {
           slide: p.slideSubBlocks,
           trim: false,
         }, this.eos);
-      case "failfast":
+      case "failfast": {
+        if (controller) {
+          const S = drafter!.dir.config.subBlockSize!;
+          return new DllmDrafter(drafter!.session, policy, {
+            initial: S,
+            step: S,
+            max: p.nMax,
+            tau: null,
+            threshold: p.unmaskThreshold,
+            align: false,
+            slide: true,
+            trim: false,
+            extend: (confs, spent) => controller.extend(signals(confs), S, spent),
+          }, this.eos);
+        }
         return new DllmDrafter(drafter!.session, policy, {
           initial: p.n0,
           step: p.n,
@@ -296,6 +390,7 @@ export class FailFastEngine implements Engine {
           slide: p.slideSubBlocks,
           trim: p.trimLowConfidence,
         }, this.eos);
+      }
     }
   }
 
@@ -314,7 +409,10 @@ export class FailFastEngine implements Engine {
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {
     const r = this.resolve(request); // throws InvalidRequestError before anything streams
-    return this.run(r, () => this.makeDrafter(r), signal);
+    return this.run(r, async () => {
+      const costs = this.controlled(r) ? await this.passCosts() : null;
+      return this.makeDrafter(r, costs);
+    }, signal);
   }
 
   /**
@@ -327,18 +425,20 @@ export class FailFastEngine implements Engine {
     makeDrafter: () => Drafter | null,
     signal?: AbortSignal,
   ): AsyncIterable<GenerateEvent> {
-    return this.run(this.resolve(request), makeDrafter, signal);
+    return this.run(this.resolve(request), () => Promise.resolve(makeDrafter()), signal);
   }
 
   private async *run(
     r: Resolved,
-    makeDrafter: () => Drafter | null,
+    makeDrafter: () => Promise<Drafter | null>,
     signal?: AbortSignal,
   ): AsyncGenerator<GenerateEvent> {
     const { policy, verifier: v } = this.parts;
-    const rng: RngState | null = r.sampling.temperature > 0 ? policy.seedRng(r.seed) : null;
-    const verifier = new VerifierState(v.session, policy, r.prompt, r.sampling, rng);
-    const drafter = makeDrafter();
+    const drafter = await makeDrafter();
+    // fed with every pass's timing (once profiled)
+    const costs = this.costs ? await this.costs.catch(() => null) : null;
+    const drafterPass: PassKind = r.strategy === "ar-draft" ? "arStep" : "denoise";
+    const verifier = new VerifierState(v.session, policy, r.prompt, r.sampling, r.seed);
     const stats = new StatsCollector(r.strategy, r.prompt.length);
     const tokenizer = v.dir.tokenizer;
     const text = new TextStream((ids) => tokenizer.decode(ids), r.stop);
@@ -357,6 +457,8 @@ export class FailFastEngine implements Engine {
         if (remaining <= 0 || verifier.room < 0) break;
         const L = verifier.context.length;
         const maxDraft = Math.min(remaining - 1, verifier.room, this.drafterRoom(r.strategy, L));
+        const t0 = { ...stats.time };
+        const roundStart = performance.now();
         const draft = drafter && maxDraft > 0
           ? await drafter.propose(verifier.context, maxDraft, stats.time)
           : { tokens: [], passes: 0 };
@@ -366,7 +468,6 @@ export class FailFastEngine implements Engine {
           const agrees = draft.tokens.every((t, i) => t === staleTail[i]);
           if (agrees && draft.tokens.length > 0) draft.tokens = staleTail.slice(0, maxDraft);
         }
-        const t0 = { ...stats.time };
         const verdict = await verifier.verify(draft.tokens, stats.time);
         drafter?.onVerified(L + verdict.accepted);
         const draftedBySource = emptySourceCounts();
@@ -376,7 +477,7 @@ export class FailFastEngine implements Engine {
           draftedBySource[source]++;
           if (i < verdict.accepted) acceptedBySource[source]++;
         });
-        stats.addRound({
+        const round = {
           draftedBySource,
           acceptedBySource,
           drafted: draft.tokens.length,
@@ -386,7 +487,18 @@ export class FailFastEngine implements Engine {
           drafterMs: stats.time.drafter - t0.drafter,
           verifierMs: stats.time.verifier - t0.verifier,
           policyMs: stats.time.policy - t0.policy,
-        });
+        };
+        stats.addRound(round);
+        if (costs) {
+          costs.observe(
+            draft.passes > 0 ? "verifyAfterDraft" : "verify",
+            round.verifierMs,
+            draft.tokens.length + 1,
+          );
+          if (draft.passes > 0) costs.observe(drafterPass, round.drafterMs / draft.passes);
+          const wall = performance.now() - roundStart;
+          costs.observe("round", wall - round.drafterMs - round.verifierMs);
+        }
         staleTail = draft.tokens.slice(verdict.accepted + 1);
         let tokens = [...draft.tokens.slice(0, verdict.accepted), verdict.next];
         let ended = false;
@@ -455,13 +567,30 @@ export class FailFastEngine implements Engine {
     for (const d of [drafters.drafter, drafters.arDrafter]) {
       if (d) checkSameVocabulary(this.parts.verifier.dir, d.dir);
     }
-    return new FailFastEngine({ ...this.parts, ...drafters }, this.config, this.log, false);
+    return new FailFastEngine({ ...this.parts, ...drafters }, this.config, this.log, {
+      owns: "drafters",
+    });
+  }
+
+  /**
+   * An engine over the same models whose controller prices passes with fixed costs (the paper's
+   * latency model, `paperCosts()`), to see what lengths it would choose there; it closes nothing.
+   */
+  withCostProfile(profile: CostProfile): FailFastEngine {
+    return new FailFastEngine(this.parts, this.config, this.log, {
+      owns: "none",
+      costProfile: profile,
+    });
   }
 
   /** Frees every session it owns. */
   async close(): Promise<void> {
     const { verifier, drafter, arDrafter } = this.parts;
-    const owned = this.ownsVerifier ? [verifier, drafter, arDrafter] : [drafter, arDrafter];
+    const owned = this.owns === "all"
+      ? [verifier, drafter, arDrafter]
+      : this.owns === "drafters"
+      ? [drafter, arDrafter]
+      : [];
     await Promise.all(owned.map((m) => m?.session.close()));
   }
 }
@@ -534,6 +663,10 @@ export async function createEngine(
   const { drafter, arDrafter } = await openDrafters(config, log, progress);
   for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
   const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log);
+  if (config.controller === "cost") {
+    progress("profiling pass costs");
+    await engine.passCosts();
+  }
   if (!engine.strategies.includes(config.strategy)) {
     await engine.close();
     throw new ConfigError(

@@ -46,11 +46,14 @@ export class StatsCollector {
     const rounds = this.rounds.length;
     let drafted = 0, accepted = 0, maxAccepted = 0, drafterPasses = 0, verifierPasses = 0;
     const counts: number[] = [];
+    const draftLengths: number[] = [];
     const draftedBySource = emptySourceCounts();
     const acceptedBySource = emptySourceCounts();
     for (const r of this.rounds) {
       addSourceCounts(draftedBySource, r.draftedBySource);
       addSourceCounts(acceptedBySource, r.acceptedBySource);
+      while (draftLengths.length <= r.drafted) draftLengths.push(0);
+      draftLengths[r.drafted]++;
       drafted += r.drafted;
       accepted += r.accepted;
       maxAccepted = Math.max(maxAccepted, r.accepted);
@@ -78,6 +81,7 @@ export class StatsCollector {
       acceptedLengthCounts: counts,
       draftedBySource,
       acceptedBySource,
+      draftLengthCounts: draftLengths,
       timeMs: {
         total,
         prefill,

@@ -3,7 +3,7 @@
  * iterable of events out. Nothing here knows HTTP or onnxruntime.
  */
 
-import type { Strategy } from "../config.ts";
+import type { Controller, Strategy } from "../config.ts";
 import type { DraftSource } from "./draft-merge.ts";
 
 /** Token counts by the source that drafted them. */
@@ -43,6 +43,8 @@ export interface StrategyParams {
   lookup?: boolean;
   /** Lookup tokens proposed at most (the `lookup` strategy's draft length, the merge's cap). */
   lookupMax?: number;
+  /** failfast (default: configured), ar-draft and lookup (default fixed): how draft lengths are decided. */
+  controller?: Controller;
 }
 
 /** A generation request. Exactly one of `prompt` and `messages` is set. */
@@ -111,6 +113,8 @@ export interface GenerationStats {
   /** Drafted and accepted tokens by the source that drafted them (drafter, context, history). */
   draftedBySource: SourceCounts;
   acceptedBySource: SourceCounts;
+  /** Histogram: draftLengthCounts[k] = rounds that proposed k draft tokens (0: a plain step). */
+  draftLengthCounts: number[];
   timeMs: {
     total: number;
     prefill: number;

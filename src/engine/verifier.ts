@@ -3,10 +3,11 @@
  * which is fed with the draft in the next round (k + 1 positions, one forward pass, k + 1
  * rows). The policy core accepts the longest agreeing prefix (greedy) or runs lossless
  * speculative sampling, and the cache is cut back to the accepted length without re-running
- * the model.
+ * the model. Sampling draws each position's token with that position's own generator (seeded by
+ * the request's seed), so the sampled text does not depend on what was drafted.
  */
 
-import type { PolicyCore, RngState, SamplingParams, Verdict } from "../policy/core.ts";
+import type { PolicyCore, SamplingParams, Verdict } from "../policy/core.ts";
 import type { KvCache, ModelSession } from "../runtime/types.ts";
 import type { TimeBuckets } from "./stats.ts";
 
@@ -20,7 +21,8 @@ export class VerifierState {
     private readonly policy: PolicyCore,
     prompt: number[],
     private readonly sampling: SamplingParams,
-    private readonly rng: RngState | null,
+    /** Seed of the sampling generators (unused when greedy). */
+    private readonly seed: number,
   ) {
     this.cache = session.createCache();
     this.context = [...prompt];
@@ -52,7 +54,14 @@ export class VerifierState {
     time.verifier += r.timing.totalMs;
     const t0 = performance.now();
     const verdict = this.sampling.temperature > 0
-      ? this.policy.verifyStochastic(r.logits, r.vocab, draft, this.sampling, this.rng!)
+      ? this.policy.verifyAtPositions(
+        r.logits,
+        r.vocab,
+        draft,
+        this.sampling,
+        this.seed,
+        this.context.length,
+      )
       : this.policy.verifyGreedy(r.logits, r.vocab, draft);
     time.policy += performance.now() - t0;
     this.session.truncate(this.cache, before + 1 + verdict.accepted);

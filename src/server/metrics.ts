@@ -116,6 +116,11 @@ export class Metrics {
     "Time a request waited for a generation slot.",
     LATENCY_BUCKETS,
   );
+  readonly draftLength = new Histogram(
+    "failfast_draft_length",
+    "Draft tokens proposed per round (0: a plain decoding step), by strategy.",
+    [0, ...LENGTH_BUCKETS],
+  );
   readonly acceptedLength = new Histogram(
     "failfast_accepted_length",
     "Tokens emitted per speculation round (accepted draft tokens + 1), by strategy.",
@@ -148,6 +153,9 @@ export class Metrics {
     stats.acceptedLengthCounts.forEach((count, n) => {
       if (count) this.acceptedLength.observe(n, strategy, count);
     });
+    stats.draftLengthCounts.forEach((count, k) => {
+      if (count) this.draftLength.observe(k, strategy, count);
+    });
   }
 
   /** The Prometheus text body. */
@@ -170,6 +178,7 @@ export class Metrics {
       ...this.requestSeconds.render(),
       ...this.ttftSeconds.render(),
       ...this.queueSeconds.render(),
+      ...this.draftLength.render(),
       ...this.acceptedLength.render(),
       ...gauge("failfast_queue_depth", "Requests waiting for a slot.", this.gauges.queueDepth()),
       ...gauge("failfast_active_generations", "Generations running.", this.gauges.active()),

@@ -35,6 +35,8 @@ export interface SpeculativeUsage {
   /** Draft tokens proposed and accepted by the source that drafted them. */
   drafted_by_source: SourceCounts;
   accepted_by_source: SourceCounts;
+  /** draft_length_counts[k] = rounds that proposed k draft tokens (0: a plain decoding step). */
+  draft_length_counts: number[];
   time_ms: GenerationStats["timeMs"];
 }
 
@@ -67,6 +69,7 @@ export function usageOf(stats: GenerationStats): Usage {
       accepted_length_counts: stats.acceptedLengthCounts.map((c) => c ?? 0),
       drafted_by_source: { ...stats.draftedBySource },
       accepted_by_source: { ...stats.acceptedBySource },
+      draft_length_counts: stats.draftLengthCounts.map((c) => c ?? 0),
       time_ms: Object.fromEntries(
         Object.entries(stats.timeMs).map(([k, v]) => [k, round3(v)]),
       ) as GenerationStats["timeMs"],

@@ -5,10 +5,10 @@
  *
  * Extension field (documented in the README): `"failfast": {"strategy", "tau", "n0", "n",
  * "n_max", "unmask_threshold", "k", "stop_below", "draft_reuse", "align_windows",
- * "slide_sub_blocks", "trim_low_confidence", "lookup", "lookup_max"}` chooses the decoding strategy and its parameters
+ * "slide_sub_blocks", "trim_low_confidence", "lookup", "lookup_max", "controller"}` chooses the decoding strategy and its parameters
  * for one request; unset keys take the server's configured defaults.
  */
-import { type Config, STRATEGIES, type Strategy } from "../config.ts";
+import { type Config, CONTROLLERS, STRATEGIES, type Strategy } from "../config.ts";
 import { InvalidRequestError } from "../errors.ts";
 import type { ChatMessage, GenerateRequest, StrategyParams } from "../engine/types.ts";
 
@@ -64,6 +64,7 @@ const FAILFAST_KEYS = [
   "trim_low_confidence",
   "lookup",
   "lookup_max",
+  "controller",
 ] as const;
 
 function typeName(v: unknown): string {
@@ -181,6 +182,22 @@ function parseStop(v: unknown): string[] | undefined {
   return list.length ? list as string[] : undefined;
 }
 
+/** An optional string field that must be one of `values`. */
+function oneOf<T extends string>(
+  obj: Record<string, unknown>,
+  key: string,
+  param: string,
+  values: readonly T[],
+): T | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") wrongType(param, "a string", v);
+  if (!(values as readonly string[]).includes(v)) {
+    bad(param, `got ${JSON.stringify(v)}, expected one of ${values.join(", ")}`);
+  }
+  return v as T;
+}
+
 /** Parses the `failfast` extension object. */
 function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyParams } {
   if (v === undefined || v === null) return {};
@@ -222,6 +239,7 @@ function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyPara
     trimLowConfidence: bool(v, "trim_low_confidence", p("trim_low_confidence")),
     lookup: bool(v, "lookup", p("lookup")),
     lookupMax: num(v, "lookup_max", p("lookup_max"), len),
+    controller: oneOf(v, "controller", p("controller"), CONTROLLERS),
   };
   if (params.n0 !== undefined && params.nMax !== undefined && params.nMax < params.n0) {
     bad("failfast.n_max", `must be at least failfast.n0 (${params.n0})`);

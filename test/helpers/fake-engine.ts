@@ -230,6 +230,7 @@ export class FakeEngine implements Engine {
         acceptedLengthCounts: Array.from({ length: counts.length }, (_, i) => counts[i] ?? 0),
         draftedBySource: { drafter: drafted, context: 0, history: 0 },
         acceptedBySource: { drafter: accepted, context: 0, history: 0 },
+        draftLengthCounts: [],
         timeMs: { total, prefill: 0, drafter: 0, verifier: 0, policy: 0, other: total },
       };
       if (finishReason === "cancelled") this.cancelled++;

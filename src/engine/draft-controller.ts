@@ -1,0 +1,171 @@
+/**
+ * The draft-length controller: per round and per request, whether to speculate and how far,
+ * from what passes cost (pass-costs.ts) and how likely each drafted token is to be accepted
+ * (acceptance-model.ts). It maximises the round's expected rate, tokens emitted per millisecond:
+ *
+ *   rate(k) = E[tokens | first k drafted] / (fixed cost + verify(k + 1 rows) + round overhead)
+ *   E[tokens | k] = 1 + sum over j <= k of P(tokens 1..j all accepted)
+ *
+ * where the fixed cost is the drafter time the round has spent (0 for a lookup draft). So a
+ * window stops where one more token adds less expected output than its verify row costs
+ * (FailFast's tau, derived instead of fixed); a drafter extends its draft while the expected
+ * gain of one more pass beats the pass; and a round drafts nothing, a plain decoding step, when
+ * no draft is expected to beat it. That last choice bounds the loss on text the drafter cannot
+ * predict. On a GPU, where a verify pass is flat in its rows, the same rule proposes long windows,
+ * as the paper does; on a CPU, where rows cost, shorter ones.
+ */
+
+import type { AcceptanceModel, TokenSignal } from "./acceptance-model.ts";
+import type { PassCosts } from "./pass-costs.ts";
+
+/**
+ * Weights of the newest drafter round in the two running estimates of a drafter round: a fast
+ * one that follows the text (a hard stretch makes the drafter pause), and a slow one, the
+ * request's long-run level, that the fast one returns to while the drafter pauses (so that one
+ * bad round does not stop drafting for long).
+ */
+const FAST_EMA = 0.3;
+const SLOW_EMA = 0.1;
+/** Share of the gap to the long-run level the fast estimate closes per paused round. */
+const RECOVER = 0.3;
+/** A drafter paused this many rounds in a row runs once anyway, to keep its estimate current. */
+const EXPLORE_EVERY = 8;
+
+/** The best length to propose and its expected rate. */
+export interface LengthChoice {
+  k: number;
+  /** Expected tokens emitted (accepted + 1). */
+  expected: number;
+  /** Expected tokens per millisecond. */
+  rate: number;
+}
+
+/**
+ * The length k in [0, probs.length] that maximises the expected rate, given per-token
+ * conditional acceptance probabilities, the time already spent (`fixedMs`) and the verify cost
+ * of k + 1 rows (`verifyMs`).
+ *
+ * @example
+ * // a flat verify cost: propose everything likely enough
+ * bestLength([0.9, 0.9, 0.9], 0, () => 10).k; // 3
+ */
+export function bestLength(
+  probs: readonly number[],
+  fixedMs: number,
+  verifyMs: (rows: number) => number,
+  roundMs = 0,
+): LengthChoice {
+  let reach = 1;
+  let expected = 1;
+  let best: LengthChoice = { k: 0, expected: 1, rate: 1 / (fixedMs + verifyMs(1) + roundMs) };
+  for (let k = 1; k <= probs.length; k++) {
+    reach *= Math.min(1, Math.max(0, probs[k - 1]));
+    expected += reach;
+    const rate = expected / (fixedMs + verifyMs(k + 1) + roundMs);
+    if (rate > best.rate) best = { k, expected, rate };
+    if (reach < 1e-4) break;
+  }
+  return best;
+}
+
+/** Per-request controller: the decisions, and the running estimate of a drafter round. */
+export class DraftController {
+  /** Running estimates of a drafter round: tokens emitted and milliseconds (fast and slow). */
+  private drafterTokens: number;
+  private drafterMs: number;
+  private longTokens: number;
+  private longMs: number;
+  private skipped = 0;
+
+  constructor(
+    readonly costs: PassCosts,
+    readonly model: AcceptanceModel,
+    /** Which model drafter the request has, for the price of its pass. */
+    private readonly drafter: "dllm" | "ar" | null,
+    /** Tokens one drafter pass drafts (a sub-block for the dLLM, 1 for the AR drafter). */
+    private readonly tokensPerPass: number,
+  ) {
+    // Before any drafter round: assume a pass drafts tokens at the drafter's own confidence
+    // of 0.5 and price it; the first rounds correct it.
+    const pass = this.passMs();
+    const guess = bestLength(
+      Array.from(
+        { length: tokensPerPass },
+        (_, i) => model.probability({ source: "drafter", confidence: 0.55 }, i),
+      ),
+      pass,
+      (r) => costs.verifyMs(r, true),
+      costs.roundMs(),
+    );
+    this.drafterTokens = this.longTokens = guess.expected;
+    this.drafterMs = this.longMs = pass + costs.verifyMs(guess.k + 1, true) + costs.roundMs();
+  }
+
+  /** Cost of one drafter pass. */
+  passMs(): number {
+    if (this.drafter === "dllm") return this.costs.denoiseMs();
+    if (this.drafter === "ar") return this.costs.arStepMs();
+    return Infinity;
+  }
+
+  private verify = (afterDraft: boolean) => (rows: number) => this.costs.verifyMs(rows, afterDraft);
+
+  /** Expected rate of a plain decoding step. */
+  plainRate(): number {
+    return 1 / (this.costs.verifyMs(1, false) + this.costs.roundMs());
+  }
+
+  /** The best length of a draft of known tokens, `spentMs` already spent on it. */
+  choose(signals: readonly TokenSignal[], spentMs: number, afterDraft: boolean): LengthChoice {
+    return bestLength(
+      this.model.probabilities(signals),
+      spentMs,
+      this.verify(afterDraft),
+      this.costs.roundMs(),
+    );
+  }
+
+  /**
+   * Whether to run the model drafter this round, when the best alternative (a plain step, or a
+   * lookup draft) has rate `alternative`.
+   */
+  runDrafter(alternative: number): boolean {
+    if (this.drafter === null) return false;
+    const run = this.drafterTokens / this.drafterMs > alternative || this.skipped >= EXPLORE_EVERY;
+    if (run) {
+      this.skipped = 0;
+    } else {
+      this.skipped++;
+      this.drafterTokens += RECOVER * (this.longTokens - this.drafterTokens);
+      this.drafterMs += RECOVER * (this.longMs - this.drafterMs);
+    }
+    return run;
+  }
+
+  /**
+   * Whether one more drafter pass (drafting `step` more tokens after `signals`) is expected to
+   * raise the round's rate, `spentMs` spent so far. The new tokens are guessed at the confidence
+   * of the draft's last token (confidence runs in stretches).
+   */
+  extend(signals: readonly TokenSignal[], step: number, spentMs: number): boolean {
+    const now = this.choose(signals, spentMs, true);
+    if (now.k < signals.length) return false; // the draft is already longer than pays
+    const last = signals[signals.length - 1];
+    const more = [...signals, ...Array.from({ length: step }, () => ({ ...last }))];
+    const next = this.choose(more, spentMs + this.passMs(), true);
+    return next.rate > now.rate;
+  }
+
+  /** Records a drafter round's outcome into the running estimate. */
+  observeDrafterRound(emitted: number, ms: number): void {
+    this.drafterTokens += FAST_EMA * (emitted - this.drafterTokens);
+    this.drafterMs += FAST_EMA * (ms - this.drafterMs);
+    this.longTokens += SLOW_EMA * (emitted - this.longTokens);
+    this.longMs += SLOW_EMA * (ms - this.longMs);
+  }
+
+  /** The current estimate of a drafter round (tokens, ms), for statistics and tests. */
+  get drafterRound(): { tokens: number; ms: number } {
+    return { tokens: this.drafterTokens, ms: this.drafterMs };
+  }
+}

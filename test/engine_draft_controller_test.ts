@@ -1,0 +1,111 @@
+// The draft-length controller's decisions with synthetic costs and acceptance.
+import assert from "node:assert/strict";
+import { AcceptanceModel, AcceptancePrior } from "../src/engine/acceptance-model.ts";
+import { bestLength, DraftController } from "../src/engine/draft-controller.ts";
+import { type CostProfile, paperCosts, PassCosts, RowCurve } from "../src/engine/pass-costs.ts";
+
+/** A CPU-like profile: a verify pass grows by `perRow` ms per row. */
+function steepCosts(perRow: number, denoiseMs = 1.5): CostProfile {
+  return {
+    verify: new RowCurve([[1, 3], [64, 3 + 63 * perRow]]),
+    denoiseMs,
+    arStepMs: 0.7,
+    roundMs: 0.3,
+    adaptive: true,
+  };
+}
+const drafterTokens = (confidences: number[]) =>
+  confidences.map((confidence) => ({ source: "drafter" as const, confidence }));
+
+Deno.test("controller: a flat verify cost proposes long windows, a steep one short ones", () => {
+  const probs = Array.from({ length: 60 }, () => 0.9);
+  assert.equal(bestLength(probs, 0, () => 50).k, 60, "flat: every likely token pays");
+  const steep = bestLength(probs, 0, (rows) => 3 + 0.5 * rows);
+  assert.ok(steep.k >= 2 && steep.k <= 12, `steep: ${steep.k}`);
+  const steeper = bestLength(probs, 0, (rows) => 3 + 2 * rows);
+  assert.ok(steeper.k < steep.k, "the steeper the curve, the shorter the window");
+  assert.equal(bestLength(Array(10).fill(0), 0, () => 3).k, 0, "no token likely: a plain step");
+  assert.equal(bestLength([], 0, () => 3).k, 0);
+  // a sunk drafter cost does not make a draft longer than its tokens are worth
+  const sunk = bestLength([0.9, 0.1, 0.1], 10, (rows) => 3 + rows);
+  assert.equal(sunk.k, 1);
+});
+
+Deno.test("controller: with the paper's constants FailFast's windows keep extending", () => {
+  const paper = new DraftController(
+    new PassCosts(paperCosts()),
+    AcceptanceModel.fresh(),
+    "dllm",
+    8,
+  );
+  const confident = drafterTokens(Array(8).fill(0.95));
+  assert.ok(paper.extend(confident, 8, 6.1), "a confident sub-block earns another pass");
+  const long = drafterTokens(Array(40).fill(0.99));
+  assert.ok(paper.extend(long, 8, 5 * 6.1), "a sure draft still at 40 tokens");
+  // on a CPU-like curve the same draft stops early
+  const cpu = new DraftController(
+    new PassCosts(steepCosts(0.4)),
+    AcceptanceModel.fresh(),
+    "dllm",
+    8,
+  );
+  assert.ok(!cpu.extend(drafterTokens(Array(16).fill(0.6)), 8, 3));
+  const choice = cpu.choose(drafterTokens([0.95, 0.9, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1]), 1.5, true);
+  assert.ok(choice.k >= 1 && choice.k <= 3, `cut where confidence drops: ${choice.k}`);
+});
+
+Deno.test("controller: a drafter that is always wrong gives plain decoding", () => {
+  const costs = new PassCosts(steepCosts(0.15));
+  const ctl = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
+  assert.ok(ctl.runDrafter(ctl.plainRate()), "a new drafter is given a chance");
+  let ran = 0;
+  for (let round = 0; round < 80; round++) {
+    if (!ctl.runDrafter(ctl.plainRate())) continue;
+    ran++;
+    const draft = drafterTokens(Array(8).fill(0.9));
+    ctl.model.observe(draft, 0); // every draft rejected at its first token
+    ctl.observeDrafterRound(1, costs.denoiseMs() + costs.verifyMs(9, true) + costs.roundMs());
+  }
+  // it keeps trying about one round in eight (exploration), no more
+  assert.ok(ran <= 80 / 5, `the drafter ran ${ran} of 80 rounds`);
+  // the model learned that even its confident tokens are rejected
+  assert.ok(ctl.model.probability({ source: "drafter", confidence: 0.9 }, 0) < 0.3);
+});
+
+Deno.test("controller: acceptance is learned online and carried to the next request", () => {
+  const prior = new AcceptancePrior();
+  const first = prior.forRequest();
+  const lookupToken = { source: "context" as const, matchLength: 5 };
+  const before = first.probability(lookupToken, 0);
+  for (let i = 0; i < 50; i++) first.observe([lookupToken, lookupToken], 0);
+  assert.ok(first.probability(lookupToken, 0) < before / 2, "rejections lower the estimate");
+  assert.equal(
+    first.probability({ source: "drafter", confidence: 0.9 }, 0),
+    AcceptanceModel.fresh().probability({ source: "drafter", confidence: 0.9 }, 0),
+    "other cells are untouched",
+  );
+  first.finish();
+  const second = prior.forRequest();
+  assert.ok(second.probability(lookupToken, 0) < before / 2, "the next request starts from it");
+  // only judged tokens count: the ones after the first rejection were never verified
+  const m = AcceptanceModel.fresh();
+  const p1 = m.probability(lookupToken, 1);
+  m.observe([lookupToken, lookupToken, lookupToken], 0);
+  assert.equal(m.probability(lookupToken, 1), p1);
+});
+
+Deno.test("pass costs: a curve interpolates, in-flight timings correct it, constants stay", () => {
+  const curve = new RowCurve([[1, 3], [5, 4], [9, 6]]);
+  assert.equal(curve.at(1), 3);
+  assert.equal(curve.at(3), 3.5);
+  assert.equal(curve.at(13), 8, "extrapolated from the last two points");
+  assert.throws(() => new RowCurve([]), RangeError);
+  assert.throws(() => new RowCurve([[2, 1], [1, 2]]), RangeError);
+  const live = new PassCosts(steepCosts(0.1));
+  for (let i = 0; i < 200; i++) live.observe("verifyAfterDraft", 2 * live.profile.verify.at(4), 4);
+  assert.ok(Math.abs(live.verifyMs(4, true) / live.verifyMs(4, false) - 2) < 0.05);
+  const fixed = new PassCosts(paperCosts());
+  fixed.observe("verify", 1000, 1);
+  assert.equal(fixed.verifyMs(1, false), 52.6);
+  assert.equal(fixed.verifyMs(61, true), 52.6, "the paper's verify step is flat in its rows");
+});
