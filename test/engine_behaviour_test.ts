@@ -7,7 +7,8 @@ import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
 import { InvalidRequestError } from "../src/errors.ts";
 import type { ModelSession } from "../src/runtime/types.ts";
-import { chat, collect, testEngine } from "./helpers/engine.ts";
+import { assertSampledFrom } from "./helpers/chi-square.ts";
+import { chat, collect, firstTokenDistribution, testEngine } from "./helpers/engine.ts";
 
 const { engine, parts, sessions } = await testEngine();
 const V = parts.verifier.dir.config.vocabSize;
@@ -127,16 +128,8 @@ Deno.test({
     const request = chat("Tom has 5 apples and buys 3 more. How many apples does he have?", {
       maxTokens: 2,
     });
-    const prompt = parts.verifier.dir.tokenizer.encode(
-      parts.verifier.dir.tokenizer.renderChat(request.messages!),
-    );
-    const session = parts.verifier.session;
-    const cache = session.createCache();
-    const r = await session.forward(cache, prompt, { commit: false, lastRows: 1 });
-    session.release(cache);
     const sampling = { temperature: 1.5, topP: 0.95 };
-    const p = parts.policy.processedProbs(r.logits, sampling);
-    const support = [...p.keys()].filter((i) => p[i] > 0.02);
+    const { p, support } = await firstTokenDistribution(parts, request.messages!, sampling);
     assert.ok(support.length >= 2, "the prompt should leave a real choice");
     const N = 400;
     for (const strategy of ["ar", "failfast", "ar-draft"] as Strategy[]) {
@@ -147,23 +140,7 @@ Deno.test({
         );
         counts.set(out.tokens[0], (counts.get(out.tokens[0]) ?? 0) + 1);
       }
-      // chi-square over the likely tokens plus one "other" cell
-      let chi = 0;
-      let otherP = 1, otherN = N;
-      for (const t of support) {
-        const n = counts.get(t) ?? 0;
-        chi += (n - N * p[t]) ** 2 / (N * p[t]);
-        otherP -= p[t];
-        otherN -= n;
-      }
-      if (otherP > 1e-3) chi += (otherN - N * otherP) ** 2 / (N * otherP);
-      const df = support.length + (otherP > 1e-3 ? 0 : -1);
-      // p = 0.001 critical values of chi-square by degrees of freedom (Wilson-Hilferty bound)
-      const critical = df * (1 - 2 / (9 * df) + 3.09 * Math.sqrt(2 / (9 * df))) ** 3;
-      assert.ok(
-        chi < critical,
-        `${strategy}: chi-square ${chi.toFixed(1)} >= ${critical.toFixed(1)} (df ${df})`,
-      );
+      assertSampledFrom(counts, p, support, N, strategy);
     }
     // The bound has power: the drafter's greedy choice alone (a point mass) fails it clearly.
     const top = support.reduce((a, b) => (p[a] > p[b] ? a : b));

@@ -4,7 +4,14 @@ import assert from "node:assert/strict";
 import { ownQuestions } from "../bench/questions.ts";
 import type { Strategy } from "../src/config.ts";
 import type { SourceCounts } from "../src/engine/types.ts";
-import { chat, collect, type Collected, testEngine } from "./helpers/engine.ts";
+import { assertSampledFrom } from "./helpers/chi-square.ts";
+import {
+  chat,
+  collect,
+  type Collected,
+  firstTokenDistribution,
+  testEngine,
+} from "./helpers/engine.ts";
 
 const { engine, parts, sessions } = await testEngine();
 const sum = (c: SourceCounts) => c.drafter + c.context + c.history;
@@ -106,15 +113,8 @@ Deno.test({
       { role: "assistant" as const, content: greedy.text },
       { role: "user" as const, content: q },
     ];
-    const tok = parts.verifier.dir.tokenizer;
-    const prompt = tok.encode(tok.renderChat(messages));
-    const session = parts.verifier.session;
-    const cache = session.createCache();
-    const r = await session.forward(cache, prompt, { commit: false, lastRows: 1 });
-    session.release(cache);
     const sampling = { temperature: 1.5, topP: 0.95 };
-    const p = parts.policy.processedProbs(r.logits, sampling);
-    const support = [...p.keys()].filter((i) => p[i] > 0.02);
+    const { p, support } = await firstTokenDistribution(parts, messages, sampling);
     assert.ok(support.length >= 2, "the prompt should leave a real choice");
     assert.ok(p[greedy.tokens[0]] > 0.05, "the lookup's proposal is a likely token");
     const N = 400;
@@ -136,21 +136,7 @@ Deno.test({
         lookupDrafted += out.stats.draftedBySource.context;
       }
       assert.ok(lookupDrafted >= N, `${strategy}: the lookup drafted in every request`);
-      let chi = 0;
-      let otherP = 1, otherN = N;
-      for (const t of support) {
-        const n = counts.get(t) ?? 0;
-        chi += (n - N * p[t]) ** 2 / (N * p[t]);
-        otherP -= p[t];
-        otherN -= n;
-      }
-      if (otherP > 1e-3) chi += (otherN - N * otherP) ** 2 / (N * otherP);
-      const df = support.length + (otherP > 1e-3 ? 0 : -1);
-      const critical = df * (1 - 2 / (9 * df) + 3.09 * Math.sqrt(2 / (9 * df))) ** 3;
-      assert.ok(
-        chi < critical,
-        `${strategy}: chi-square ${chi.toFixed(1)} >= ${critical.toFixed(1)}`,
-      );
+      assertSampledFrom(counts, p, support, N, strategy);
     }
   },
 });

@@ -379,6 +379,20 @@ export class PolicyCore {
     return { accepted, next: new Int32Array(this.w.memory.buffer, outNext, 1)[0] };
   }
 
+  /** Checks a sampled verification's inputs and copies its logits and draft into the core. */
+  private loadSampled(
+    logits: Float32Array,
+    vocab: number,
+    draft: ArrayLike<number>,
+    sampling: SamplingParams,
+  ) {
+    const s = checkSampling(sampling);
+    if (s.temperature === 0) fail("temperature 0 is greedy: use verifyGreedy");
+    const rows = this.rowsOf(logits, vocab);
+    const k = this.loadDraft(draft, rows, vocab);
+    return { s, k, ptr: this.load(logits, rows, vocab) };
+  }
+
   /**
    * Lossless stochastic verification (temperature > 0): accepts draft token d_i with
    * probability p_i(d_i) under the processed distribution, resamples from p_i without d_i on
@@ -392,12 +406,8 @@ export class PolicyCore {
     sampling: SamplingParams,
     rng: RngState,
   ): Verdict {
-    const s = checkSampling(sampling);
-    if (s.temperature === 0) fail("temperature 0 is greedy: use verifyGreedy");
     this.checkRng(rng);
-    const rows = this.rowsOf(logits, vocab);
-    const k = this.loadDraft(draft, rows, vocab);
-    const ptr = this.load(logits, rows, vocab);
+    const { s, k, ptr } = this.loadSampled(logits, vocab, draft, sampling);
     const state = new Uint32Array(this.w.memory.buffer, this.rngPtr, 4);
     state.set(rng);
     const outNext = this.floatsPtr;
@@ -434,17 +444,13 @@ export class PolicyCore {
     seed: number,
     position: number,
   ): Verdict {
-    const s = checkSampling(sampling);
-    if (s.temperature === 0) fail("temperature 0 is greedy: use verifyGreedy");
     if (!Number.isSafeInteger(seed) || seed < 0) {
       fail(`seed must be a non-negative safe integer, got ${seed}`);
     }
     if (!Number.isInteger(position) || position < 0 || position >= 2 ** 32) {
       fail(`position must be an integer from 0 to 2^32 - 1, got ${position}`);
     }
-    const rows = this.rowsOf(logits, vocab);
-    const k = this.loadDraft(draft, rows, vocab);
-    const ptr = this.load(logits, rows, vocab);
+    const { s, k, ptr } = this.loadSampled(logits, vocab, draft, sampling);
     const outNext = this.floatsPtr;
     const accepted = this.w.verifyAtPositions(
       ptr,

@@ -8,7 +8,13 @@ import {
   type LoadedModel,
   openDrafters,
 } from "../../src/engine/engine.ts";
-import type { GenerateEvent, GenerateRequest, GenerationStats } from "../../src/engine/types.ts";
+import type {
+  ChatMessage,
+  GenerateEvent,
+  GenerateRequest,
+  GenerationStats,
+} from "../../src/engine/types.ts";
+import type { SamplingParams } from "../../src/policy/core.ts";
 import { loadModelDir } from "../../src/model/model-dir.ts";
 import { loadPolicy } from "../../src/policy/load-deno.ts";
 import { openModel } from "../../src/runtime/create.ts";
@@ -109,4 +115,23 @@ export async function collect(events: AsyncIterable<GenerateEvent>): Promise<Col
 
 export function chat(question: string, extra: Partial<GenerateRequest> = {}): GenerateRequest {
   return { messages: [{ role: "user", content: question }], maxTokens: 256, ...extra };
+}
+
+/**
+ * The verifier's processed next-token distribution after `messages` (rendered with the chat
+ * template), and its likely tokens (probability above 0.02): the exact target of a sampling test.
+ */
+export async function firstTokenDistribution(
+  parts: EngineParts,
+  messages: ChatMessage[],
+  sampling: SamplingParams,
+): Promise<{ p: Float32Array; support: number[] }> {
+  const tok = parts.verifier.dir.tokenizer;
+  const prompt = tok.encode(tok.renderChat(messages));
+  const session = parts.verifier.session;
+  const cache = session.createCache();
+  const r = await session.forward(cache, prompt, { commit: false, lastRows: 1 });
+  session.release(cache);
+  const p = parts.policy.processedProbs(r.logits, sampling);
+  return { p, support: [...p.keys()].filter((i) => p[i] > 0.02) };
 }
