@@ -57,6 +57,49 @@ export function ownQuestions(count = 50): string[] {
   return out;
 }
 
+/**
+ * Prompts outside the bundled models' training domain (grade-school maths), written for this
+ * project: everyday requests, writing, explanations, lists and code. A drafter trained on maths
+ * answers has little to offer here; the benchmark shows what drafting costs when it fails.
+ */
+const GENERAL = [
+  "Write a short poem about the sea at night.",
+  "Explain why the sky is blue to a ten-year-old.",
+  "List five things to pack for a weekend camping trip.",
+  "Write a friendly email inviting a colleague to lunch on Friday.",
+  "What is the difference between a virus and a bacterium?",
+  "Give three tips for learning a new language.",
+  "Describe a busy market in a few sentences.",
+  "Write a Python function that reverses a string.",
+  "Summarise the plot of a story about a lost dog finding its way home.",
+  "What are the main causes of the seasons on Earth?",
+  "Write a haiku about autumn leaves.",
+  "How does a bicycle stay upright when it moves?",
+  "Suggest a name for a bakery and explain the choice.",
+  "Write a short dialogue between a customer and a waiter.",
+  "Explain what a database index is.",
+  "Give a recipe for a simple tomato soup.",
+  "What should I consider when buying a used car?",
+  "Write a limerick about a cat who loves cheese.",
+  "Describe the water cycle step by step.",
+  "Write a JavaScript function that checks whether a number is prime.",
+  "Why do we have leap years?",
+  "Write a thank-you note to a teacher.",
+  "Explain the rules of chess in a short paragraph.",
+  "What are three benefits of regular exercise?",
+  "Write the opening paragraph of a mystery novel.",
+  "How do plants make their food?",
+  "Give advice to someone starting their first job.",
+  "Write a SQL query that counts orders per customer.",
+  "Describe your ideal holiday in four sentences.",
+  "Explain how a rainbow forms.",
+];
+
+/** `count` of the project's own prompts outside the training domain (at most 30). */
+export function generalPrompts(count = GENERAL.length): string[] {
+  return GENERAL.slice(0, count);
+}
+
 /** The "question" (else "prompt") fields of the first `count` lines of a JSONL file. */
 export async function readQuestions(path: string, count: number): Promise<string[]> {
   const text = await Deno.readTextFile(path);

@@ -10,16 +10,17 @@
  * no row drafts from earlier outputs except the one marked "history warm", whose scope holds
  * that row's own answers to the earlier questions.
  *
- *   deno task bench [--questions FILE] [--count 30] [--max-tokens 256] [--sweep] [--quick]
+ *   deno task bench [--questions FILE|general] [--count 30] [--max-tokens 256] [--sweep] [--quick]
  *                   [--temperature T] [--out NAME]
  */
 
 import { type Config, loadConfig, type Strategy } from "../src/config.ts";
 import { createEngine, openDrafters } from "../src/engine/engine.ts";
+import { paperCosts } from "../src/engine/pass-costs.ts";
 import { addSourceCounts, emptySourceCounts } from "../src/engine/stats.ts";
 import type { GenerationStats, SourceCounts, StrategyParams } from "../src/engine/types.ts";
 import { Logger } from "../src/log.ts";
-import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "./questions.ts";
+import { exists, generalPrompts, GSM8K_TEST, ownQuestions, readQuestions } from "./questions.ts";
 import { writeResults } from "./results.ts";
 
 function flag(name: string): string | undefined {
@@ -30,13 +31,22 @@ const has = (name: string) => Deno.args.includes(`--${name}`);
 
 const count = Number(flag("count") ?? 30);
 const maxTokens = Number(flag("max-tokens") ?? 256);
-/** Sampling temperature; above 0 each question is sampled with its index as the seed. */
+/** Sampling temperature; above 0 question i is sampled with seed i + 1 (the warm-up with 0). */
 const temperature = Number(flag("temperature") ?? 0);
 const outName = flag("out");
 const sweep = has("sweep");
 const quick = has("quick");
-const questionsPath = flag("questions") ?? ((await exists(GSM8K_TEST)) ? GSM8K_TEST : undefined);
-const questions = questionsPath ? await readQuestions(questionsPath, count) : ownQuestions(count);
+/** A JSONL file, or "general" for the project's own prompts outside the training domain. */
+const questionsFlag = flag("questions");
+const general = questionsFlag === "general";
+const questionsPath = general
+  ? "general"
+  : questionsFlag ?? ((await exists(GSM8K_TEST)) ? GSM8K_TEST : undefined);
+const questions = general
+  ? generalPrompts(count)
+  : questionsPath
+  ? await readQuestions(questionsPath, count)
+  : ownQuestions(count);
 
 interface Variant {
   name: string;
@@ -47,6 +57,8 @@ interface Variant {
   int8?: boolean;
   /** Drafts from this row's own answers to the earlier questions too (the cross-request cache). */
   historyWarm?: boolean;
+  /** The controller prices passes with the paper's constants instead of measured ones. */
+  paperCosts?: boolean;
 }
 
 /**
@@ -86,11 +98,20 @@ const withLookup = (v: Variant, suffix = ", lookup merged"): Variant => ({
   name: v.name + suffix,
   params: { ...v.params, lookup: true },
 });
-/** Every model-drafting row runs without lookup unless it asks for it (the configured default may be on). */
-const noLookup = (v: Variant): Variant =>
-  v.family === "ar" || v.family === "lookup" || v.params?.lookup
+/**
+ * A row's parameters as written, whatever the configured defaults: no lookup and the fixed
+ * parameters unless the row asks for them (the server's defaults are lookup on, controller cost).
+ */
+const asWritten = (v: Variant): Variant =>
+  v.family === "ar"
     ? v
-    : { ...v, params: { ...v.params, lookup: false } };
+    : { ...v, params: { lookup: v.family === "lookup", controller: "fixed", ...v.params } };
+/** The draft-length controller's rows: lengths from measured costs and live acceptance. */
+const controlled = (v: Variant, name: string): Variant => ({
+  ...v,
+  name,
+  params: { ...v.params, controller: "cost" },
+});
 
 function variants(): Variant[] {
   if (sweep) {
@@ -119,7 +140,7 @@ function variants(): Variant[] {
         failfast(`failfast tau=0.45 N_max=60 unmask=${unmaskThreshold}`, { unmaskThreshold }),
       );
     }
-    return out.map(noLookup);
+    return out.map(asWritten);
   }
   const ks = quick ? [4, 8] : [3, 4, 6, 8, 12, 16];
   const arKs = quick ? [4, 8] : [3, 5, 8, 10];
@@ -199,8 +220,26 @@ function variants(): Variant[] {
       }))),
     ]),
     withLookup(int8(arDraft("ar-draft k=3, int8 drafter", { k: 3 }))),
+    // the draft-length controller (the server's default for failfast, with lookup)
+    controlled(
+      int8(failfast("", { lookup: true })),
+      "failfast, cost controller, lookup merged, int8 drafter (server default)",
+    ),
+    controlled(int8(failfast("")), "failfast, cost controller, int8 drafter"),
+    controlled(
+      int8(arDraft("", { lookup: true })),
+      "ar-draft, cost controller, lookup merged, int8 drafter",
+    ),
+    {
+      ...controlled(
+        failfast("", { lookup: true }),
+        "failfast, cost controller priced with the " +
+          "paper's latency model (32B verifier), lookup merged",
+      ),
+      paperCosts: true,
+    },
   ];
-  return rows.map(noLookup);
+  return rows.map(asWritten);
 }
 
 /** Paper's constants (A6000, vLLM): drafter pass 6.1 ms; verifier step by size. */
@@ -222,6 +261,8 @@ interface Totals {
   policy: number;
   prefill: number;
   lengths: number[];
+  /** draftLengths[k] = rounds that proposed k draft tokens. */
+  draftLengths: number[];
   acceptedBySource: SourceCounts;
 }
 
@@ -240,12 +281,17 @@ function emptyTotals(): Totals {
     policy: 0,
     prefill: 0,
     lengths: [],
+    draftLengths: [],
     acceptedBySource: emptySourceCounts(),
   };
 }
 
 function add(t: Totals, s: GenerationStats, ms: number): void {
   t.runs++;
+  s.draftLengthCounts.forEach((n, k) => {
+    while (t.draftLengths.length <= k) t.draftLengths.push(0);
+    t.draftLengths[k] += n;
+  });
   addSourceCounts(t.acceptedBySource, s.acceptedBySource);
   t.tokens += s.completionTokens;
   t.ms += ms;
@@ -275,6 +321,10 @@ const engineInt8 = list.some((v) => v.int8)
       console.error(`int8: ${m}`)),
   )
   : null;
+// The paper-costs row: the same models, the controller pricing passes with the paper's constants.
+const enginePaper = list.some((v) => v.paperCosts)
+  ? engine.withCostProfile(paperCosts(PAPER_VERIFIER_MS["32B"], PAPER_DRAFTER_MS))
+  : null;
 const totals = new Map(list.map((v) => [v.name, emptyTotals()]));
 const outputs = new Map<string, string>();
 
@@ -287,12 +337,12 @@ async function runOne(
   let stats: GenerationStats | undefined;
   const tokens: number[] = [];
   for await (
-    const ev of (v.int8 ? engineInt8! : engine).generate({
+    const ev of (v.int8 ? engineInt8! : v.paperCosts ? enginePaper! : engine).generate({
       messages: [{ role: "user", content: q }],
       maxTokens,
       strategy: v.strategy,
       params: v.params,
-      ...(temperature > 0 ? { temperature, seed: index } : {}),
+      ...(temperature > 0 ? { temperature, seed: index + 1 } : {}),
       // a scope per request, but the warm row's, which holds its own earlier answers
       cacheScope: index < 0 ? "warm-up" : v.historyWarm ? v.name : `${v.name} #${index}`,
     })
@@ -356,6 +406,9 @@ interface Row {
   perRound: { drafter: number; context: number; history: number; verifier: number };
   /** Longest accepted draft in the answers that end before the token cap. */
   maxAcceptedFinished: number;
+  /** draftLengths[k] = rounds that proposed k draft tokens (0: a plain step). */
+  draftLengths: number[];
+  meanDraftLength: number;
 }
 const rows: Row[] = list.map((v) => {
   const t = totals.get(v.name)!;
@@ -391,6 +444,8 @@ const rows: Row[] = list.map((v) => {
       verifier: t.rounds ? 1 : 0,
     },
     maxAcceptedFinished: finished.get(v.name)!.maxAccepted,
+    draftLengths: t.draftLengths,
+    meanDraftLength: t.rounds ? t.drafted / t.rounds : 0,
   };
 });
 
@@ -404,7 +459,7 @@ const lines = [
   `Questions: ${
     questionsPath ?? "project's own set"
   } (first ${questions.length}), ${maxTokens} new tokens, ${
-    temperature > 0 ? `temperature ${temperature} (seed = question index)` : "greedy"
+    temperature > 0 ? `temperature ${temperature} (seed = question number)` : "greedy"
   }, ` +
   `backend ${config.backend}; all variants interleaved in one run. ${
     temperature > 0
@@ -457,6 +512,34 @@ if (!sweep) {
     `Accepted lengths of ${ff.name} (tokens emitted per round: rounds): ` +
       ff.acceptedLengths.map((n, len) => (n ? `${len}: ${n}` : "")).filter(Boolean).join(", "),
   );
+  const controllerRows = rows.filter((r) => r.params?.controller === "cost");
+  const fixedBest = rows.filter((r) => r.family !== "ar" && r.params?.controller !== "cost")
+    .reduce<Row | null>((b, r) => (!b || r.speedup > b.speedup ? r : b), null);
+  const ffFixedBest = best("failfast", (r) => r.params?.controller !== "cost");
+  if (controllerRows.length) {
+    lines.push(
+      "",
+      "Draft-length controller (lengths from measured pass costs and live acceptance):",
+    );
+    for (const r of controllerRows) {
+      const dist = r.draftLengths.map((n, k) => (n ? `${k}: ${n}` : "")).filter(Boolean).join(", ");
+      lines.push(
+        "",
+        `- ${r.name}: ${r.speedup.toFixed(2)}x over ar (measured)` +
+          (fixedBest ? `, ${(r.speedup / fixedBest.speedup).toFixed(2)}x the best fixed row` : "") +
+          (ffFixedBest
+            ? `, ${(r.speedup / ffFixedBest.speedup).toFixed(2)}x the best fixed failfast row`
+            : "") +
+          `; modelled 32B ${r.modelled["32B"].toFixed(2)}x; mean draft length ${
+            r.meanDraftLength.toFixed(1)
+          }` +
+          ` (rounds by draft length: ${dist}).`,
+      );
+    }
+    if (fixedBest) {
+      lines.push("", `Best fixed row: ${fixedBest.name}, ${fixedBest.speedup.toFixed(2)}x.`);
+    }
+  }
   const lookup = best("lookup");
   const ffPlain = best("failfast", (r) => !r.params?.lookup);
   const ffMerged = best("failfast", (r) => r.params?.lookup === true);

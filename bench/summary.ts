@@ -1,0 +1,82 @@
+/**
+ * The README's table of current figures, from the strategy benchmark's results: the main rows'
+ * speed-up over `ar` on GSM8K (greedy and at temperature 0.7), on HumanEval's prompts and on the
+ * project's own prompts outside the training domain, each measured in its own interleaved run,
+ * over the answers that end before the token cap (an answer looping to the cap is trivially easy
+ * to draft and would flatter every row).
+ * Prints Markdown; a result file that is missing leaves its column empty.
+ *
+ *   deno run -A bench/summary.ts
+ */
+
+interface ResultRow {
+  name: string;
+  /** Speed-up over ar on the answers that end before the token cap. */
+  speedupFinished: number;
+  meanAccepted: number;
+  maxAcceptedFinished: number;
+}
+
+const RUNS: { file: string; title: string }[] = [
+  { file: "strategies", title: "GSM8K" },
+  { file: "strategies-t0.7", title: "GSM8K, T = 0.7" },
+  { file: "strategies-humaneval", title: "HumanEval prompts" },
+  { file: "strategies-general", title: "general prompts" },
+];
+
+/** Rows shown, by their benchmark names, with a shorter label. */
+const ROWS: [name: string, label: string][] = [
+  [
+    "failfast, cost controller, lookup merged, int8 drafter (server default)",
+    "**failfast (default: cost controller, lookup)**",
+  ],
+  ["failfast, cost controller, int8 drafter", "failfast, cost controller, no lookup"],
+  [
+    "failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau 0.45, N0 2, N 2, N_max 60), lookup merged",
+    "failfast, fixed CPU-tuned parameters, lookup",
+  ],
+  [
+    "failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau 0.45, N0 2, N 2, N_max 60)",
+    "failfast, fixed CPU-tuned parameters",
+  ],
+  [
+    "failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)",
+    "failfast, the paper's parameters",
+  ],
+  ["ar-draft, cost controller, lookup merged, int8 drafter", "AR drafter, cost controller, lookup"],
+  ["lookup (prompt lookup decoding)", "lookup alone (prompt lookup decoding)"],
+  ["dllm-fixed k=4 thr=0.9", "Fast-dLLM drafter, fixed k = 4, threshold 0.9"],
+];
+
+async function load(file: string): Promise<Map<string, ResultRow> | null> {
+  try {
+    const text = await Deno.readTextFile(new URL(`./results/${file}.json`, import.meta.url));
+    const rows = JSON.parse(text).rows as ResultRow[];
+    return new Map(rows.map((r) => [r.name, r]));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+const runs = await Promise.all(RUNS.map((r) => load(r.file)));
+const main = runs[0];
+const lines = [
+  `| strategy | ${
+    RUNS.map((r) => r.title).join(" | ")
+  } | tokens per round (GSM8K) | longest accepted draft (GSM8K) |`,
+  `|---|${RUNS.map(() => "---").join("|")}|---|---|`,
+];
+for (const [name, label] of ROWS) {
+  const cells = runs.map((run) => {
+    const r = run?.get(name);
+    return r ? `${r.speedupFinished.toFixed(2)}x` : "-";
+  });
+  const m = main?.get(name);
+  lines.push(
+    `| ${label} | ${cells.join(" | ")} | ${m ? m.meanAccepted.toFixed(2) : "-"} | ${
+      m ? m.maxAcceptedFinished : "-"
+    } |`,
+  );
+}
+console.log(lines.join("\n"));
