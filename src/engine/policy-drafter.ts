@@ -48,6 +48,8 @@ interface Proposal {
 
 export class PolicyDrafter implements Drafter {
   private readonly context: ContextLookup | null;
+  private readonly history: HistoryAccess | null;
+  private readonly controller: DraftController | null;
   private last: Proposal | null = null;
 
   constructor(
@@ -68,9 +70,6 @@ export class PolicyDrafter implements Drafter {
     this.history = options.lookupKeyLength === null ? null : options.history;
     this.controller = options.controller;
   }
-
-  private readonly history: HistoryAccess | null;
-  private readonly controller: DraftController | null;
 
   private lookup(context: readonly number[], maxLen: number, time: TimeBuckets) {
     if (!this.context) return null;
