@@ -309,9 +309,10 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     "FAILFAST_LOOKUP",
     { type: "bool" },
     true,
-    "failfast, dllm-fixed and ar-draft: merge a context lookup (continuations of earlier " +
-      "occurrences of the text's last tokens, in the prompt, the output and earlier outputs) " +
-      "into the model's draft; a lookup that agrees with the drafter extends the draft for free.",
+    "failfast, dllm-fixed and ar-draft: draft also from a context lookup (what followed " +
+      "earlier occurrences of the text's last tokens in the prompt, the output and earlier " +
+      "outputs): a match in the request's own text drafts alone, with no drafter pass; others " +
+      "extend the drafter's draft where they agree with it (docs/lookup.md).",
   ),
   def(
     "lookupMax",
