@@ -102,8 +102,11 @@ export class FailFastEngine implements Engine {
   private readonly encoded = new WeakMap<GenerateRequest, number[]>();
   /** Earlier outputs of this model, for lookups across requests (bounded, scoped). */
   private readonly history: LookupHistory;
-  /** What every finished request observed of drafted tokens' acceptance. */
-  private readonly acceptance = new AcceptancePrior();
+  /**
+   * What finished requests observed of drafted tokens' acceptance, greedy and sampled apart: a
+   * sampled token matches a draft less often than the argmax does.
+   */
+  private readonly acceptance = { greedy: new AcceptancePrior(), sampled: new AcceptancePrior() };
   /** Pass costs for the draft-length controller: profiled on first use, corrected in flight. */
   private costs: Promise<PassCosts> | null;
 
@@ -309,7 +312,7 @@ export class FailFastEngine implements Engine {
     const controller = costs
       ? new DraftController(
         costs,
-        this.acceptance.forRequest(),
+        this.acceptance[r.sampling.temperature > 0 ? "sampled" : "greedy"].forRequest(),
         kind,
         kind === "dllm" ? this.parts.drafter!.dir.config.subBlockSize! : 1,
       )
