@@ -99,7 +99,10 @@ Deno.test({
     // the drafter's own accounting (with lookup, a round may skip the drafter's pass)
     const out = await collect(
       engine.generate(
-        chat(ownQuestions(1)[0], { strategy: "failfast", params: { lookup: false } }),
+        chat(ownQuestions(1)[0], {
+          strategy: "failfast",
+          params: { lookup: false, controller: "fixed" },
+        }),
       ),
     );
     const s = out.stats;

@@ -30,7 +30,7 @@ Deno.test({
     for (
       const [strategy, params] of [
         ["lookup", {}],
-        ["failfast", { lookup: true, n0: 2, n: 2, slideSubBlocks: true }],
+        ["failfast", { lookup: true, n0: 2, n: 2, slideSubBlocks: true, controller: "fixed" }],
         ["ar-draft", { lookup: true, k: 3 }],
         ["dllm-fixed", { lookup: true, k: 4 }],
       ] as [Strategy, Record<string, unknown>][]
@@ -126,7 +126,8 @@ Deno.test({
           messages,
           maxTokens: 2,
           strategy,
-          params: { lookup: true },
+          // the fixed rule: a lookup match always drafts (the controller may decode plainly)
+          params: { lookup: true, controller: "fixed" },
           temperature: 1.5,
           topP: 0.95,
           seed,
