@@ -6,20 +6,14 @@
  * ... up to the longest draft, on the engine's own sessions); in flight the engine feeds every
  * pass it times back, and each kind of pass keeps a correction factor, an exponential moving
  * average of measured over profiled time. The factor absorbs what a profile cannot see: the
- * machine's load; that a verify pass right after a drafter pass runs slower (the cores' thread
- * pools and caches were the drafter's); and that a one-row pass repeated, as plain decoding runs
- * it, is faster than in a profile that interleaves sizes (onnxruntime takes a matrix-vector path
- * for one row and keeps its buffers for a shape it has just run), so one-row passes keep a factor
- * of their own.
+ * machine's load, and that a verify pass right after a drafter pass runs slower (the cores'
+ * thread pools and caches were the drafter's).
  */
 
 import type { ModelSession } from "../runtime/types.ts";
 
 /** Kinds of pass the controller prices. */
 export type PassKind = "verify" | "verifyAfterDraft" | "denoise" | "arStep" | "round";
-
-/** Correction factors: per kind, with one-row verify passes (plain steps) apart. */
-type FactorKind = PassKind | "verifyOneRow";
 
 /** Weight of the newest observation in the moving averages. */
 const EMA = 0.05;
@@ -81,8 +75,7 @@ export function paperCosts(verifierStepMs = 52.6, drafterPassMs = 6.1): CostProf
  * engine's requests (one machine, one load).
  */
 export class PassCosts {
-  private readonly factor: Record<FactorKind, number> = {
-    verifyOneRow: 1,
+  private readonly factor: Record<PassKind, number> = {
     verify: 1,
     verifyAfterDraft: 1,
     denoise: 1,
@@ -94,7 +87,7 @@ export class PassCosts {
 
   /** A verify pass over `rows` rows, after a drafter pass or not. */
   verifyMs(rows: number, afterDraft: boolean): number {
-    return this.profile.verify.at(rows) * this.factor[verifyKind(rows, afterDraft)];
+    return this.profile.verify.at(rows) * this.factor[afterDraft ? "verifyAfterDraft" : "verify"];
   }
 
   denoiseMs(): number {
@@ -121,22 +114,13 @@ export class PassCosts {
       : this.profile.roundMs;
     if (!base || !Number.isFinite(base)) return;
     const ratio = Math.min(10, Math.max(0.1, ms / base));
-    const key: FactorKind = kind === "verify" || kind === "verifyAfterDraft"
-      ? verifyKind(rows, kind === "verifyAfterDraft")
-      : kind;
-    this.factor[key] += EMA * (ratio - this.factor[key]);
+    this.factor[kind] += EMA * (ratio - this.factor[kind]);
   }
 
   /** The current correction factors (for statistics and tests). */
-  get factors(): Readonly<Record<FactorKind, number>> {
+  get factors(): Readonly<Record<PassKind, number>> {
     return this.factor;
   }
-}
-
-/** Which factor a verify pass of `rows` rows is corrected by. */
-function verifyKind(rows: number, afterDraft: boolean): FactorKind {
-  if (afterDraft) return "verifyAfterDraft";
-  return rows <= 1 ? "verifyOneRow" : "verify";
 }
 
 /** Median of a few timings. */
