@@ -45,6 +45,7 @@ export interface Config {
   remoteUrl: string;
   strategy: Strategy;
   controller: Controller;
+  costCache: string;
   tau: number;
   n0: number;
   n: number;
@@ -221,6 +222,15 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
       "cost of passes and the live acceptance of drafted tokens (never slower than plain " +
       "decoding by design; sliding sub-blocks, N_max still caps), `fixed` by tau, N0, N and " +
       "N_max as in the paper. `ar-draft` and `lookup` use `cost` when a request asks for it.",
+  ),
+  def(
+    "costCache",
+    "FAILFAST_COST_CACHE",
+    { type: "string" },
+    "",
+    "File keeping the controller's profiled pass costs between runs for a day (keyed by models, " +
+      "backend and threads), so a restart skips the profile: a path, `off`, or unset for " +
+      "`failfast/pass-costs.json` in the user's cache folder (XDG_CACHE_HOME, else ~/.cache).",
   ),
   def(
     "tau",

@@ -25,6 +25,7 @@ import type { Drafter } from "./drafter.ts";
 import { AcceptancePrior } from "./acceptance-model.ts";
 import { DllmDrafter } from "./dllm-drafter.ts";
 import { DraftController } from "./draft-controller.ts";
+import { type CostCache, fileCostCache } from "./pass-cost-cache.ts";
 import { type CostProfile, PassCosts, type PassKind, profilePassCosts } from "./pass-costs.ts";
 import { DEFAULT_MERGE_RULE } from "./draft-merge.ts";
 import { PolicyDrafter } from "./policy-drafter.ts";
@@ -122,8 +123,11 @@ export class FailFastEngine implements Engine {
       owns?: "all" | "drafters" | "none";
       /** Fixed costs for the controller (a latency model) instead of profiled ones. */
       costProfile?: CostProfile;
+      /** Where profiled costs are kept between processes, under this engine's key. */
+      costCache?: { cache: CostCache; key: string };
     } = {},
   ) {
+    this.costCache = options.costCache ?? null;
     this.owns = options.owns ?? "all";
     this.costs = options.costProfile ? Promise.resolve(new PassCosts(options.costProfile)) : null;
     this.modelName = config.modelName;
@@ -137,6 +141,7 @@ export class FailFastEngine implements Engine {
   }
 
   private readonly owns: "all" | "drafters" | "none";
+  private readonly costCache: { cache: CostCache; key: string } | null;
 
   /** Strategies this engine can run (those whose drafter is loaded). */
   get strategies(): Strategy[] {
@@ -278,6 +283,11 @@ export class FailFastEngine implements Engine {
    */
   passCosts(): Promise<PassCosts> {
     this.costs ??= (async () => {
+      const cached = await this.costCache?.cache.load(this.costCache.key);
+      if (cached) {
+        this.log.info("pass costs from the cache", { verifyMs: describeCurve(cached) });
+        return new PassCosts(cached);
+      }
       const { verifier, drafter, arDrafter } = this.parts;
       const profile = await profilePassCosts({
         verifier: verifier.session,
@@ -285,10 +295,11 @@ export class FailFastEngine implements Engine {
         arDrafter: arDrafter?.session ?? null,
       }, { maxRows: this.config.nMax + 1 });
       this.log.info("pass costs profiled", {
-        verifyMs: profile.verify.table.map(([rows, ms]) => `${rows}:${ms.toFixed(2)}`).join(" "),
+        verifyMs: describeCurve(profile),
         denoiseMs: profile.denoiseMs,
         arStepMs: profile.arStepMs,
       });
+      await this.costCache?.cache.save(this.costCache.key, profile);
       return new PassCosts(profile);
     })();
     this.costs.catch(() => (this.costs = null)); // a failed profile is retried by the next request
@@ -600,6 +611,46 @@ export class FailFastEngine implements Engine {
 
 type Progress = (message: string) => void;
 
+/** A cost curve for the log: `rows:ms` pairs. */
+function describeCurve(p: CostProfile): string {
+  return p.verify.table.map(([rows, ms]) => `${rows}:${ms.toFixed(2)}`).join(" ");
+}
+
+/** The configured cost-cache file: FAILFAST_COST_CACHE, or the user's cache folder; null: off. */
+function costCachePath(config: Config): string | null {
+  if (config.costCache === "off") return null;
+  if (config.costCache) return config.costCache;
+  const env = (name: string) => {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined;
+    }
+  };
+  const base = env("XDG_CACHE_HOME") || (env("HOME") ? `${env("HOME")}/.cache` : "");
+  return base ? `${base}/failfast/pass-costs.json` : null;
+}
+
+/** What the pass costs depend on: the model files and how they run. */
+async function costKey(config: Config, models: (ModelDir | null)[]): Promise<string> {
+  const files = await Promise.all(models.map(async (m) => {
+    if (!m) return null;
+    const stat = await Deno.stat(m.onnxPath);
+    return { path: m.onnxPath, size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
+  }));
+  return JSON.stringify({
+    files,
+    backend: config.backend,
+    device: config.device,
+    threads: config.threads,
+    drafterThreads: config.drafterThreads,
+    drafterSpin: config.drafterSpin,
+    drafterQuantize: config.drafterQuantize,
+    graphOptimization: config.graphOptimization,
+    maxRows: config.nMax + 1,
+  });
+}
+
 /** Opens one model directory on the configured runtime, with `runtime` overriding the config. */
 async function openLoaded(
   config: Config,
@@ -665,7 +716,16 @@ export async function createEngine(
   const verifier = await openLoaded(config, log, progress, config.verifierDir, "ar", "verifier");
   const { drafter, arDrafter } = await openDrafters(config, log, progress);
   for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
-  const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log);
+  const cachePath = costCachePath(config);
+  const costCache = cachePath
+    ? {
+      cache: fileCostCache(cachePath, log),
+      key: await costKey(config, [verifier.dir, drafter?.dir ?? null, arDrafter?.dir ?? null]),
+    }
+    : undefined;
+  const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log, {
+    costCache,
+  });
   if (config.controller === "cost") {
     progress("profiling pass costs");
     await engine.passCosts();
