@@ -29,6 +29,16 @@ function randomSampling(rand: Rand, vocab: number): SamplingParams {
   };
 }
 
+/** A verification case: k + 1 random rows, a random draft of k tokens and random sampling. */
+function randomVerifyCase(rand: Rand, trial: number) {
+  const vocab = [2, 5, 17, 64, 301][trial % 5];
+  const k = trial % 9;
+  const logits = new Float32Array((k + 1) * vocab);
+  for (let r = 0; r <= k; r++) logits.set(randomRow(rand, vocab), r * vocab);
+  const draft = Array.from({ length: k }, () => rand.int(vocab));
+  return { vocab, logits, draft, s: randomSampling(rand, vocab) };
+}
+
 Deno.test("policy: processed distribution equals the reference (temperature, top-k, top-p)", () => {
   const rand = new Rand(11);
   for (let trial = 0; trial < 1500; trial++) {
@@ -73,12 +83,7 @@ Deno.test("policy: top-p over a 152k vocabulary keeps the right nucleus", () => 
 Deno.test("policy: stochastic verification equals the reference with the same seed", () => {
   const rand = new Rand(13);
   for (let trial = 0; trial < 1500; trial++) {
-    const vocab = [2, 5, 17, 64, 301][trial % 5];
-    const k = trial % 9;
-    const logits = new Float32Array((k + 1) * vocab);
-    for (let r = 0; r <= k; r++) logits.set(randomRow(rand, vocab), r * vocab);
-    const draft = Array.from({ length: k }, () => rand.int(vocab));
-    const s = randomSampling(rand, vocab);
+    const { vocab, logits, draft, s } = randomVerifyCase(rand, trial);
     const seed = rand.int(2 ** 31) * 3 + trial;
     const rng = core.seedRng(seed);
     const ref = new RefRng(seed);
@@ -235,12 +240,7 @@ Deno.test("policy: k = 0 is plain sampling from the processed distribution", () 
 Deno.test("policy: position-keyed verification equals the reference", () => {
   const rand = new Rand(21);
   for (let trial = 0; trial < 1500; trial++) {
-    const vocab = [2, 5, 17, 64, 301][trial % 5];
-    const k = trial % 9;
-    const logits = new Float32Array((k + 1) * vocab);
-    for (let r = 0; r <= k; r++) logits.set(randomRow(rand, vocab), r * vocab);
-    const draft = Array.from({ length: k }, () => rand.int(vocab));
-    const s = randomSampling(rand, vocab);
+    const { vocab, logits, draft, s } = randomVerifyCase(rand, trial);
     const seed = rand.int(2 ** 31) * 5 + trial;
     const position = rand.int(4096);
     assert.deepEqual(

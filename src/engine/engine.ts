@@ -30,7 +30,7 @@ import { type CostProfile, PassCosts, type PassKind, profilePassCosts } from "./
 import { DEFAULT_MERGE_RULE } from "./draft-merge.ts";
 import { PolicyDrafter } from "./policy-drafter.ts";
 import { HISTORY_MIN_MATCH, LookupHistory } from "./lookup-history.ts";
-import { emptySourceCounts, StatsCollector } from "./stats.ts";
+import { countBySource, StatsCollector } from "./stats.ts";
 import { TextStream } from "./text-stream.ts";
 import type {
   Engine,
@@ -110,6 +110,10 @@ export class FailFastEngine implements Engine {
   private readonly acceptance = { greedy: new AcceptancePrior(), sampled: new AcceptancePrior() };
   /** Pass costs for the draft-length controller: profiled on first use, corrected in flight. */
   private costs: Promise<PassCosts> | null;
+  /** Where profiled costs are kept between processes (null: profiled by every process). */
+  private readonly costCache: { cache: CostCache; key: string } | null;
+  /** The sessions `close()` frees. */
+  private readonly owns: "all" | "drafters" | "none";
 
   constructor(
     private readonly parts: EngineParts,
@@ -139,9 +143,6 @@ export class FailFastEngine implements Engine {
       Math.max(config.lookupKeyLength, HISTORY_MIN_MATCH),
     );
   }
-
-  private readonly owns: "all" | "drafters" | "none";
-  private readonly costCache: { cache: CostCache; key: string } | null;
 
   /** Strategies this engine can run (those whose drafter is loaded). */
   get strategies(): Strategy[] {
@@ -484,16 +485,10 @@ export class FailFastEngine implements Engine {
         }
         const verdict = await verifier.verify(draft.tokens, stats.time);
         drafter?.onVerified(L + verdict.accepted);
-        const draftedBySource = emptySourceCounts();
-        const acceptedBySource = emptySourceCounts();
-        draft.tokens.forEach((_, i) => {
-          const source = draft.sources?.[i] ?? "drafter";
-          draftedBySource[source]++;
-          if (i < verdict.accepted) acceptedBySource[source]++;
-        });
+        const k = draft.tokens.length;
         const round = {
-          draftedBySource,
-          acceptedBySource,
+          draftedBySource: countBySource(draft.sources, k, k),
+          acceptedBySource: countBySource(draft.sources, k, verdict.accepted),
           drafted: draft.tokens.length,
           accepted: verdict.accepted,
           drafterPasses: draft.passes,
@@ -534,15 +529,15 @@ export class FailFastEngine implements Engine {
           ended = true;
         }
         if (tokens.length > 0 || delta) {
+          const acceptedDraft = Math.min(verdict.accepted, tokens.length);
+          const emittedDraft = countBySource(draft.sources, k, acceptedDraft);
           yield {
             type: "delta",
             text: delta,
             tokens,
-            acceptedDraft: Math.min(verdict.accepted, tokens.length),
+            acceptedDraft,
             drafted: draft.tokens.length,
-            acceptedLookup:
-              (draft.sources ?? []).slice(0, Math.min(verdict.accepted, tokens.length))
-                .filter((s) => s !== "drafter").length,
+            acceptedLookup: emittedDraft.context + emittedDraft.history,
           };
         }
         if (ended) break;

@@ -94,7 +94,8 @@ export class PolicyDrafter implements Drafter {
       at: context.length,
       own: own.tokens,
       proposed: draft.tokens,
-      signals: signalsOf(draft, own, candidate),
+      // only the controller learns from the verdict
+      signals: this.controller ? signalsOf(draft, own, candidate) : [],
       drafterMs,
     };
     return { tokens: draft.tokens, passes: own.passes, sources: draft.sources };
@@ -116,7 +117,7 @@ export class PolicyDrafter implements Drafter {
     }
     const t1 = performance.now();
     const draft = mergeDrafts(
-      { tokens: own.tokens, confidences: own.confidences ?? own.tokens.map(() => 1) },
+      withConfidences(own),
       candidate,
       this.rule,
       maxLen,
@@ -159,7 +160,7 @@ export class PolicyDrafter implements Drafter {
     consider({ tokens: own.tokens, sources: own.tokens.map(() => "drafter") });
     if (candidate) {
       consider(mergeDrafts(
-        { tokens: own.tokens, confidences: own.confidences ?? own.tokens.map(() => 1) },
+        withConfidences(own),
         candidate,
         { ...this.rule, overrideBelow: 0 },
         maxLen,
@@ -193,6 +194,11 @@ export class PolicyDrafter implements Drafter {
     this.controller?.model.finish();
     this.inner?.release();
   }
+}
+
+/** A drafter's draft with its confidences (1 where a drafter gives none). */
+function withConfidences(d: Draft): { tokens: number[]; confidences: readonly number[] } {
+  return { tokens: d.tokens, confidences: d.confidences ?? d.tokens.map(() => 1) };
 }
 
 /** The lookup's continuation alone, at its rule's length. */

@@ -5,10 +5,22 @@
  */
 
 import type { Strategy } from "../config.ts";
+import type { DraftSource } from "./draft-merge.ts";
 import type { GenerationStats, RoundStats, SourceCounts } from "./types.ts";
 
 export function emptySourceCounts(): SourceCounts {
   return { drafter: 0, context: 0, history: 0 };
+}
+
+/** Counts of the first `n` tokens of a draft by source (tokens without a source: the drafter's). */
+export function countBySource(
+  sources: readonly DraftSource[] | undefined,
+  length: number,
+  n: number,
+): SourceCounts {
+  const c = emptySourceCounts();
+  for (let i = 0; i < Math.min(n, length); i++) c[sources?.[i] ?? "drafter"]++;
+  return c;
 }
 
 /** Adds `b` into `a`. */

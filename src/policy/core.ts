@@ -126,6 +126,13 @@ function fail(message: string): never {
   throw new PolicyInputError(message);
 }
 
+/** A seed is an integer in [0, 2^53). */
+function checkSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    fail(`seed must be a non-negative safe integer, got ${seed}`);
+  }
+}
+
 function checkInt(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     fail(`${name} must be an integer in [${min}, ${max}], got ${value}`);
@@ -376,6 +383,11 @@ export class PolicyCore {
     const ptr = this.load(logits, rows, vocab);
     const outNext = this.floatsPtr; // reuse the floats area as one i32 slot
     const accepted = this.w.verifyGreedy(ptr, k, vocab, this.intsPtr, outNext);
+    return this.verdict(accepted, outNext);
+  }
+
+  /** The verdict of a verification that wrote its next token at `outNext`. */
+  private verdict(accepted: number, outNext: number): Verdict {
     return { accepted, next: new Int32Array(this.w.memory.buffer, outNext, 1)[0] };
   }
 
@@ -425,7 +437,7 @@ export class PolicyCore {
       outNext,
     );
     rng.set(new Uint32Array(this.w.memory.buffer, this.rngPtr, 4));
-    return { accepted, next: new Int32Array(this.w.memory.buffer, outNext, 1)[0] };
+    return this.verdict(accepted, outNext);
   }
 
   /**
@@ -444,9 +456,7 @@ export class PolicyCore {
     seed: number,
     position: number,
   ): Verdict {
-    if (!Number.isSafeInteger(seed) || seed < 0) {
-      fail(`seed must be a non-negative safe integer, got ${seed}`);
-    }
+    checkSeed(seed);
     if (!Number.isInteger(position) || position < 0 || position >= 2 ** 32) {
       fail(`position must be an integer from 0 to 2^32 - 1, got ${position}`);
     }
@@ -468,7 +478,7 @@ export class PolicyCore {
       this.scratchIds,
       outNext,
     );
-    return { accepted, next: new Int32Array(this.w.memory.buffer, outNext, 1)[0] };
+    return this.verdict(accepted, outNext);
   }
 
   /** The processed distribution (temperature, top-k, top-p) of one row of logits. */
@@ -492,9 +502,7 @@ export class PolicyCore {
 
   /** A fresh generator state from a seed (an integer in [0, 2^53)). */
   seedRng(seed: number): RngState {
-    if (!Number.isSafeInteger(seed) || seed < 0) {
-      fail(`seed must be a non-negative safe integer, got ${seed}`);
-    }
+    checkSeed(seed);
     this.w.seedRng(this.rngPtr, seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0);
     return new Uint32Array(this.w.memory.buffer, this.rngPtr, 4).slice();
   }
