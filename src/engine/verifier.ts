@@ -50,6 +50,15 @@ export class VerifierState {
   async verify(draft: number[], time: TimeBuckets): Promise<Verdict> {
     const before = this.cache.length; // == context.length - 1
     const input = [this.context[this.context.length - 1], ...draft];
+    const verdict = this.session.forwardRows
+      ? await this.verifyByRows(input, draft, time)
+      : await this.verifyByLogits(input, draft, time);
+    this.session.truncate(this.cache, before + 1 + verdict.accepted);
+    this.context.push(...draft.slice(0, verdict.accepted), verdict.next);
+    return verdict;
+  }
+
+  private async verifyByLogits(input: number[], draft: number[], time: TimeBuckets) {
     const r = await this.session.forward(this.cache, input, { commit: true });
     time.verifier += r.timing.totalMs;
     const t0 = performance.now();
@@ -64,12 +73,35 @@ export class VerifierState {
       )
       : this.policy.verifyGreedy(r.logits, r.vocab, draft);
     time.policy += performance.now() - t0;
-    this.session.truncate(this.cache, before + 1 + verdict.accepted);
-    this.context.push(...draft.slice(0, verdict.accepted), verdict.next);
     return verdict;
+  }
+
+  private async verifyByRows(input: number[], draft: number[], time: TimeBuckets) {
+    const output = this.sampling.temperature > 0
+      ? {
+        kind: "sample" as const,
+        sampling: {
+          temperature: this.sampling.temperature,
+          topK: this.sampling.topK ?? 0,
+          topP: this.sampling.topP ?? 1,
+        },
+        seed: this.seed,
+        position: this.context.length,
+      }
+      : { kind: "argmax" as const };
+    const r = await this.session.forwardRows!(this.cache, input, { commit: true }, output);
+    time.verifier += r.timing.totalMs;
+    return verdictOfRows(r.ids, draft);
   }
 
   release(): void {
     this.session.release(this.cache);
   }
+}
+
+/** Greedy or position-keyed verification over each row's own token: accept up to the first miss. */
+export function verdictOfRows(rowTokens: ArrayLike<number>, draft: ArrayLike<number>): Verdict {
+  let accepted = 0;
+  while (accepted < draft.length && rowTokens[accepted] === draft[accepted]) accepted++;
+  return { accepted, next: rowTokens[accepted] };
 }

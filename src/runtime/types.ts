@@ -48,6 +48,36 @@ export interface ForwardResult {
 }
 
 /**
+ * What a pass returns per row instead of full logits, computed beside the model (by the model
+ * server, with the same policy core): all that greedy verification, exact speculative sampling
+ * or the unmask rule needs, in a few bytes per row instead of 4 x vocab.
+ */
+export type RowOutput =
+  /** Per row the argmax id and its softmax probability. */
+  | { kind: "argmax" }
+  /**
+   * Per row the token sampled at absolute position `position + row` by that position's own
+   * generator (policy core `verifyAtPositions`): a draft token is accepted iff it equals it.
+   */
+  | {
+    kind: "sample";
+    sampling: { temperature: number; topK: number; topP: number };
+    seed: number;
+    position: number;
+  }
+  /** Per row the `k` most likely ids and their probabilities (temperature 1), most likely first. */
+  | { kind: "topk"; k: number };
+
+/** Result of a pass with a RowOutput: `ids` and `probs` hold `rows` x (1 or k) entries. */
+export interface RowsResult {
+  rows: number;
+  ids: Int32Array;
+  /** Probabilities (argmax, topk); null for samples. */
+  probs: Float32Array | null;
+  timing: ForwardTiming;
+}
+
+/**
  * One loaded model on one backend. Tokens run at positions cache.length .. cache.length + n - 1
  * against the cached prefix; the graph's own mask (causal or block-causal) decides attention.
  */
@@ -60,10 +90,55 @@ export interface ModelSession {
     tokens: ArrayLike<number>,
     options: ForwardOptions,
   ): Promise<ForwardResult>;
+  /**
+   * A pass that returns reduced rows (see RowOutput) rather than logits. Offered by backends for
+   * which logits are expensive to move (the remote one); absent on local ones.
+   */
+  forwardRows?(
+    cache: KvCache,
+    tokens: ArrayLike<number>,
+    options: ForwardOptions,
+    output: RowOutput,
+  ): Promise<RowsResult>;
   /** Keeps the first `length` positions (verification rejected the rest); never re-runs the model. */
   truncate(cache: KvCache, length: number): void;
   /** Frees the cache's buffers; using it afterwards is an error. */
   release(cache: KvCache): void;
   /** Frees the session. */
   close(): Promise<void>;
+}
+
+/** One call of a remote drafter session: the context it has not seen, and the round's limits. */
+export interface DraftCall {
+  /** Context tokens after the `from` the session already holds. */
+  append: number[];
+  from: number;
+  /** The verified prefix of the last proposal's context + draft (null: no proposal yet). */
+  verified: number | null;
+  maxLen: number;
+  /** The controller's extension rule for this round (plain data), when it decides extensions. */
+  rule: unknown | null;
+}
+
+export interface DraftReply {
+  tokens: number[];
+  confidences: number[];
+  passes: number;
+  /** Drafter and policy time on the model server. */
+  drafterMs: number;
+  policyMs: number;
+  /** The whole call as the caller saw it (network included). */
+  wallMs: number;
+}
+
+/** A drafter running beside its model on another host, one session per request. */
+export interface DraftSessionHandle {
+  draft(call: DraftCall): Promise<DraftReply>;
+  /** Frees the session on the host (asynchronously; never throws). */
+  release(): void;
+}
+
+/** Opens drafter sessions on a model server from a drafter spec (plain JSON). */
+export interface DraftChannel {
+  open(spec: unknown): DraftSessionHandle;
 }
