@@ -21,7 +21,8 @@ import { ContextLookup, type LookupCandidate } from "../src/engine/context-looku
 import { DllmDrafter } from "../src/engine/dllm-drafter.ts";
 import { DEFAULT_MERGE_RULE, lookupCap } from "../src/engine/draft-merge.ts";
 import type { Drafter } from "../src/engine/drafter.ts";
-import { FailFastEngine, openDrafters } from "../src/engine/engine.ts";
+import { FailFastEngine } from "../src/engine/engine.ts";
+import { openDrafters } from "../src/platform/deno.ts";
 import { HISTORY_MIN_MATCH, LookupHistory } from "../src/engine/lookup-history.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";
 import { Logger } from "../src/log.ts";

@@ -15,7 +15,7 @@
  */
 
 import { type Config, loadConfig, type Strategy } from "../src/config.ts";
-import { createEngine, openDrafters } from "../src/engine/engine.ts";
+import { createEngine, openDrafters } from "../src/platform/deno.ts";
 import { paperCosts } from "../src/engine/pass-costs.ts";
 import { addSourceCounts, emptySourceCounts } from "../src/engine/stats.ts";
 import type { GenerationStats, SourceCounts, StrategyParams } from "../src/engine/types.ts";

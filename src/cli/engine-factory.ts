@@ -1,5 +1,5 @@
 /**
- * Loads the engine factory `createEngine` from `src/engine/engine.ts` at run time. The module is
+ * Loads the engine factory `createEngine` from `src/platform/deno.ts` at run time. The module is
  * imported dynamically so that `--help` and usage errors answer without loading onnxruntime, and a
  * failure to load it is a clear runtime error (exit 1); the import is still type-checked.
  */
@@ -10,7 +10,7 @@ import type { Engine } from "../engine/types.ts";
 /** An engine that owns resources (model sessions) until `close()`. */
 export type ClosableEngine = Engine & { close(): Promise<void> };
 
-/** The signature `src/engine/engine.ts` exports as `createEngine`. */
+/** The signature `src/platform/deno.ts` exports as `createEngine`. */
 export type CreateEngine = (
   config: Config,
   log: Logger,
@@ -21,14 +21,14 @@ export type CreateEngine = (
 export async function loadCreateEngine(): Promise<CreateEngine> {
   let mod: { createEngine: CreateEngine };
   try {
-    mod = await import("../engine/engine.ts");
+    mod = await import("../platform/deno.ts");
   } catch (e) {
-    throw new Error(`cannot load the engine (src/engine/engine.ts): ${(e as Error).message}`, {
+    throw new Error(`cannot load the engine (src/platform/deno.ts): ${(e as Error).message}`, {
       cause: e,
     });
   }
   if (typeof mod.createEngine !== "function") {
-    throw new Error("src/engine/engine.ts does not export createEngine");
+    throw new Error("src/platform/deno.ts does not export createEngine");
   }
   return mod.createEngine;
 }

@@ -76,16 +76,19 @@ export class AcceptanceCounts {
   }
 }
 
-const DRAFTER_CELLS = CONF_BANDS * OFFSET_BANDS;
+export const DRAFTER_CELLS = CONF_BANDS * OFFSET_BANDS;
 const LOOKUP_CELLS = MATCH_BANDS * OFFSET_BANDS;
 /** drafter cells, then context-lookup cells, then history-lookup cells. */
 const CELLS = DRAFTER_CELLS + 2 * LOOKUP_CELLS;
 
+/** The cell of a drafter token of confidence `conf` at `offset`. */
+export function drafterCell(conf: number, offset: number): number {
+  return confidenceBand(conf) * OFFSET_BANDS + offsetBand(offset);
+}
+
 function cellOf(t: TokenSignal, offset: number): number {
   const o = offsetBand(offset);
-  if (t.source === "drafter") {
-    return confidenceBand(t.confidence ?? 0.5) * OFFSET_BANDS + o;
-  }
+  if (t.source === "drafter") return drafterCell(t.confidence ?? 0.5, offset);
   const base = DRAFTER_CELLS + (t.source === "history" ? LOOKUP_CELLS : 0);
   return base + matchBand(t.matchLength ?? 2) * OFFSET_BANDS + o;
 }
@@ -140,7 +143,15 @@ export class AcceptanceModel {
 
   /** P(token at `offset` accepted | every token before it accepted). */
   probability(t: TokenSignal, offset: number): number {
-    const c = cellOf(t, offset);
+    return this.cellProbability(cellOf(t, offset));
+  }
+
+  /** The probability of every drafter cell (drafterCell), as plain data for a remote drafter. */
+  drafterTable(): number[] {
+    return Array.from({ length: DRAFTER_CELLS }, (_, c) => this.cellProbability(c));
+  }
+
+  private cellProbability(c: number): number {
     const judged = this.prior.judged[c] + this.own.judged[c];
     const accepted = this.prior.accepted[c] + this.own.accepted[c];
     return (accepted + GUESS_WEIGHT * startGuess(c)) / (judged + GUESS_WEIGHT);

@@ -15,7 +15,7 @@
  * as the paper does; on a CPU, where rows cost, shorter ones.
  */
 
-import type { AcceptanceModel, TokenSignal } from "./acceptance-model.ts";
+import { type AcceptanceModel, drafterCell, type TokenSignal } from "./acceptance-model.ts";
 import type { PassCosts } from "./pass-costs.ts";
 
 /**
@@ -66,6 +66,65 @@ export function bestLength(
     if (reach < 1e-4) break;
   }
   return best;
+}
+
+/**
+ * Whether one more drafter pass, drafting `step` more tokens after `signals`, is expected to
+ * raise the round's rate, `spentMs` spent so far. The new tokens are guessed at the signal of the
+ * draft's last token (confidence runs in stretches).
+ */
+function extendPays(
+  probabilities: (signals: readonly TokenSignal[]) => number[],
+  signals: readonly TokenSignal[],
+  step: number,
+  spentMs: number,
+  passMs: number,
+  verifyMs: (rows: number) => number,
+  roundMs: number,
+): boolean {
+  const now = bestLength(probabilities(signals), spentMs, verifyMs, roundMs);
+  if (now.k < signals.length) return false; // the draft is already longer than pays
+  const last = signals[signals.length - 1];
+  const more = [...signals, ...Array.from({ length: step }, () => ({ ...last }))];
+  const next = bestLength(probabilities(more), spentMs + passMs, verifyMs, roundMs);
+  return next.rate > now.rate;
+}
+
+/**
+ * The controller's extension decision as plain data, for a drafter that runs beside its model on
+ * a model server: the acceptance of each drafter cell and the costs, as the controller sees them
+ * when the round starts.
+ */
+export interface ExtensionRule {
+  /** P(accepted | those before accepted) per drafter cell (acceptance-model.ts drafterCell). */
+  acceptance: number[];
+  /** Verify cost after a draft of 1, 2, ... rows (the last entry holds beyond). */
+  verifyMs: number[];
+  /** Cost of one drafter pass. */
+  passMs: number;
+  roundMs: number;
+  /** Tokens one drafter pass drafts. */
+  step: number;
+}
+
+/** The extension decision of a rule: (confidences of the draft so far, ms spent) => extend? */
+export function extensionByRule(
+  rule: ExtensionRule,
+): (confidences: readonly number[], spentMs: number) => boolean {
+  const probabilities = (signals: readonly TokenSignal[]) =>
+    signals.map((t, i) => rule.acceptance[drafterCell(t.confidence ?? 0.5, i)] ?? 0);
+  const verifyMs = (rows: number) =>
+    rule.verifyMs[Math.min(rows, rule.verifyMs.length) - 1] ?? Infinity;
+  return (confidences, spentMs) =>
+    extendPays(
+      probabilities,
+      confidences.map((confidence) => ({ source: "drafter" as const, confidence })),
+      rule.step,
+      spentMs,
+      rule.passMs,
+      verifyMs,
+      rule.roundMs,
+    );
 }
 
 /** Per-request controller: the decisions, and the running estimate of a drafter round. */
@@ -148,12 +207,27 @@ export class DraftController {
    * of the draft's last token (confidence runs in stretches).
    */
   extend(signals: readonly TokenSignal[], step: number, spentMs: number): boolean {
-    const now = this.choose(signals, spentMs, true);
-    if (now.k < signals.length) return false; // the draft is already longer than pays
-    const last = signals[signals.length - 1];
-    const more = [...signals, ...Array.from({ length: step }, () => ({ ...last }))];
-    const next = this.choose(more, spentMs + this.passMs(), true);
-    return next.rate > now.rate;
+    return extendPays(
+      (s) => this.model.probabilities(s),
+      signals,
+      step,
+      spentMs,
+      this.passMs(),
+      this.verify(true),
+      this.costs.roundMs(),
+    );
+  }
+
+  /** This round's extension decision as plain data, for drafts of at most `maxLen` tokens. */
+  extensionRule(step: number, maxLen: number): ExtensionRule {
+    const verify = this.verify(true);
+    return {
+      acceptance: this.model.drafterTable(),
+      verifyMs: Array.from({ length: maxLen + 1 }, (_, i) => verify(i + 1)),
+      passMs: this.passMs(),
+      roundMs: this.costs.roundMs(),
+      step,
+    };
   }
 
   /** Records a drafter round's outcome into the running estimate. */

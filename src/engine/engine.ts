@@ -15,17 +15,15 @@
 import { type Config, STRATEGIES, type Strategy } from "../config.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { checkSameVocabulary, loadModelDir, type ModelDir } from "../model/model-dir.ts";
+import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";
 import type { PolicyCore, SamplingParams } from "../policy/core.ts";
-import { loadPolicy } from "../policy/load-deno.ts";
-import { openModel, type RuntimeOptions } from "../runtime/create.ts";
-import type { ModelSession } from "../runtime/types.ts";
-import { ArDrafter } from "./ar-drafter.ts";
+import type { DraftChannel, ModelSession } from "../runtime/types.ts";
 import type { Drafter } from "./drafter.ts";
+import { buildDrafter, type DrafterSpec } from "./drafter-spec.ts";
+import { RemoteDrafter } from "./remote-drafter.ts";
 import { AcceptancePrior } from "./acceptance-model.ts";
-import { DllmDrafter } from "./dllm-drafter.ts";
 import { DraftController } from "./draft-controller.ts";
-import { type CostCache, fileCostCache } from "./pass-cost-cache.ts";
+import type { CostCache } from "./pass-cost-cache.ts";
 import { type CostProfile, PassCosts, type PassKind, profilePassCosts } from "./pass-costs.ts";
 import { DEFAULT_MERGE_RULE } from "./draft-merge.ts";
 import { PolicyDrafter } from "./policy-drafter.ts";
@@ -41,9 +39,9 @@ import type {
 } from "./types.ts";
 import { VerifierState } from "./verifier.ts";
 
-/** A loaded model: its directory (config, tokenizer) and its session on the chosen backend. */
+/** A loaded model: config and tokenizer, and its session on the chosen backend. */
 export interface LoadedModel {
-  dir: ModelDir;
+  dir: ModelInfo;
   session: ModelSession;
 }
 
@@ -53,6 +51,11 @@ export interface EngineParts {
   drafter: LoadedModel | null;
   arDrafter: LoadedModel | null;
   policy: PolicyCore;
+  /**
+   * Where the model drafters run when they run on a model server (the remote runtime): a whole
+   * draft per call, beside the drafter model. Absent: beside the engine, on the sessions above.
+   */
+  remoteDrafters?: DraftChannel;
 }
 
 /** A request after validation and defaults. */
@@ -112,6 +115,7 @@ export class FailFastEngine implements Engine {
   private costs: Promise<PassCosts> | null;
   /** Where profiled costs are kept between processes (null: profiled by every process). */
   private readonly costCache: { cache: CostCache; key: string } | null;
+  private readonly profiler: (() => Promise<CostProfile>) | null;
   /** The sessions `close()` frees. */
   private readonly owns: "all" | "drafters" | "none";
 
@@ -129,8 +133,11 @@ export class FailFastEngine implements Engine {
       costProfile?: CostProfile;
       /** Where profiled costs are kept between processes, under this engine's key. */
       costCache?: { cache: CostCache; key: string };
+      /** How to profile the costs (default: passes on this engine's own sessions). */
+      profiler?: () => Promise<CostProfile>;
     } = {},
   ) {
+    this.profiler = options.profiler ?? null;
     this.costCache = options.costCache ?? null;
     this.owns = options.owns ?? "all";
     this.costs = options.costProfile ? Promise.resolve(new PassCosts(options.costProfile)) : null;
@@ -290,7 +297,7 @@ export class FailFastEngine implements Engine {
         return new PassCosts(cached);
       }
       const { verifier, drafter, arDrafter } = this.parts;
-      const profile = await profilePassCosts({
+      const profile = this.profiler ? await this.profiler() : await profilePassCosts({
         verifier: verifier.session,
         drafter: drafter?.session ?? null,
         arDrafter: arDrafter?.session ?? null,
@@ -344,46 +351,66 @@ export class FailFastEngine implements Engine {
   }
 
   /**
-   * The model drafter of a strategy (null for plain decoding and lookup alone). Under the
-   * controller, FailFast drafts a sliding sub-block per pass and extends while the controller
-   * says another pass pays (N_max caps it); the AR drafter drafts while one more token pays.
+   * The model drafter of a strategy (null for plain decoding and lookup alone): built from its
+   * spec beside the engine, or on the model server when the engine's parts are remote.
    */
   private makeModelDrafter(r: Resolved, controller: DraftController | null): Drafter | null {
-    const { policy, drafter, arDrafter } = this.parts;
+    const spec = this.drafterSpec(r, controller !== null);
+    if (!spec) return null;
+    const step = spec.kind === "dllm" ? this.parts.drafter!.dir.config.subBlockSize! : 1;
+    if (this.parts.remoteDrafters) {
+      return new RemoteDrafter(this.parts.remoteDrafters.open(spec), controller, step);
+    }
+    const session = spec.kind === "dllm"
+      ? this.parts.drafter!.session
+      : this.parts.arDrafter!.session;
+    const extend = controller
+      ? (confs: readonly number[], spent: number) =>
+        controller.extend(
+          confs.map((confidence) => ({ source: "drafter" as const, confidence })),
+          step,
+          spent,
+        )
+      : undefined;
+    return buildDrafter(spec, session, this.parts.policy, extend);
+  }
+
+  /**
+   * A strategy's model drafter as plain data. Under the controller, FailFast drafts a sliding
+   * sub-block per pass and extends while the controller says another pass pays (N_max caps it);
+   * the AR drafter drafts while one more token pays.
+   */
+  private drafterSpec(r: Resolved, controlled: boolean): DrafterSpec | null {
     const p = r.params;
-    const signals = (confs: readonly number[]) =>
-      confs.map((confidence) => ({ source: "drafter" as const, confidence }));
+    const eos = this.eos;
     switch (r.strategy) {
       case "ar":
       case "lookup":
         return null;
       case "ar-draft":
-        if (controller) {
-          return new ArDrafter(
-            arDrafter!.session,
-            policy,
-            p.nMax,
-            null,
-            this.eos,
-            (confs, spent) => controller.extend(signals(confs), 1, spent),
-          );
-        }
-        return new ArDrafter(arDrafter!.session, policy, p.k, p.stopBelow, this.eos);
+        return controlled
+          ? { kind: "ar", k: p.nMax, stopBelow: null, controlled, eos }
+          : { kind: "ar", k: p.k, stopBelow: p.stopBelow, controlled, eos };
       case "dllm-fixed":
-        return new DllmDrafter(drafter!.session, policy, {
-          initial: p.k,
-          step: 0,
-          max: p.k,
-          tau: null,
-          threshold: p.unmaskThreshold,
-          align: false,
-          slide: p.slideSubBlocks,
-          trim: false,
-        }, this.eos);
+        return {
+          kind: "dllm",
+          plan: {
+            initial: p.k,
+            step: 0,
+            max: p.k,
+            tau: null,
+            threshold: p.unmaskThreshold,
+            align: false,
+            slide: p.slideSubBlocks,
+            trim: false,
+          },
+          controlled: false,
+          eos,
+        };
       case "failfast": {
-        if (controller) {
-          const S = drafter!.dir.config.subBlockSize!;
-          return new DllmDrafter(drafter!.session, policy, {
+        const S = this.parts.drafter!.dir.config.subBlockSize!;
+        const plan = controlled
+          ? {
             initial: S,
             step: S,
             max: p.nMax,
@@ -392,19 +419,18 @@ export class FailFastEngine implements Engine {
             align: false,
             slide: true,
             trim: false,
-            extend: (confs, spent) => controller.extend(signals(confs), S, spent),
-          }, this.eos);
-        }
-        return new DllmDrafter(drafter!.session, policy, {
-          initial: p.n0,
-          step: p.n,
-          max: p.nMax,
-          tau: p.tau,
-          threshold: p.unmaskThreshold,
-          align: p.alignWindows,
-          slide: p.slideSubBlocks,
-          trim: p.trimLowConfidence,
-        }, this.eos);
+          }
+          : {
+            initial: p.n0,
+            step: p.n,
+            max: p.nMax,
+            tau: p.tau,
+            threshold: p.unmaskThreshold,
+            align: p.alignWindows,
+            slide: p.slideSubBlocks,
+            trim: p.trimLowConfidence,
+          };
+        return { kind: "dllm", plan, controlled, eos };
       }
     }
   }
@@ -604,123 +630,20 @@ export class FailFastEngine implements Engine {
   }
 }
 
-type Progress = (message: string) => void;
-
 /** A cost curve for the log: `rows:ms` pairs. */
 function describeCurve(p: CostProfile): string {
   return p.verify.table.map(([rows, ms]) => `${rows}:${ms.toFixed(2)}`).join(" ");
 }
 
-/** The configured cost-cache file: FAILFAST_COST_CACHE, or the user's cache folder; null: off. */
-function costCachePath(config: Config): string | null {
-  if (config.costCache === "off") return null;
-  if (config.costCache) return config.costCache;
-  const env = (name: string) => {
-    try {
-      return Deno.env.get(name);
-    } catch {
-      return undefined;
-    }
-  };
-  const base = env("XDG_CACHE_HOME") || (env("HOME") ? `${env("HOME")}/.cache` : "");
-  return base ? `${base}/failfast/pass-costs.json` : null;
-}
-
-/** What the pass costs depend on: the model files and how they run. */
-async function costKey(config: Config, models: (ModelDir | null)[]): Promise<string> {
-  const files = await Promise.all(models.map(async (m) => {
-    if (!m) return null;
-    const stat = await Deno.stat(m.onnxPath);
-    return { path: m.onnxPath, size: stat.size, mtime: stat.mtime?.getTime() ?? 0 };
-  }));
-  return JSON.stringify({
-    files,
-    backend: config.backend,
-    device: config.device,
-    threads: config.threads,
-    drafterThreads: config.drafterThreads,
-    drafterSpin: config.drafterSpin,
-    drafterQuantize: config.drafterQuantize,
-    graphOptimization: config.graphOptimization,
-    maxRows: config.nMax + 1,
-  });
-}
-
-/** Opens one model directory on the configured runtime, with `runtime` overriding the config. */
-async function openLoaded(
-  config: Config,
-  log: Logger,
-  progress: Progress,
-  dir: string,
-  kind: "ar" | "dllm",
-  what: string,
-  runtime: Partial<RuntimeOptions> = {},
-): Promise<LoadedModel> {
-  progress(`loading ${what} from ${dir}`);
-  const model = await loadModelDir(dir, kind);
-  const session = await openModel(model, { ...config, ...runtime });
-  log.info("model loaded", { what, dir, backend: session.backend });
-  return { dir: model, session };
-}
-
 /**
- * Opens the configured drafters as an engine runs them (directories set to "" give null).
- * Drafter passes alternate with verifier passes on the same cores, and onnxruntime-node's pools
- * spin-wait after a pass: the verifier's, which plain decoding wants, takes the cores a
- * multi-threaded drafter pass needs, and a spinning drafter pool slows the verifier's next pass
- * (bench/results/runtime.md, the "after a ... pass" rows). So drafters run on one thread by
- * default, and sleep at once when given more; with FAILFAST_DRAFTER_QUANTIZE=int8 their weight
- * matrices run in int8.
+ * Gets a new engine ready to serve: profiles its pass costs when the controller is on, and checks
+ * that the configured default strategy can run (else closes it and throws a ConfigError).
  */
-export async function openDrafters(
+export async function readyEngine(
+  engine: FailFastEngine,
   config: Config,
-  log: Logger,
-  progress: Progress = () => {},
-): Promise<Pick<EngineParts, "drafter" | "arDrafter">> {
-  const runtime: Partial<RuntimeOptions> = {
-    spin: config.drafterSpin,
-    ...(config.backend === "ort-node" && config.drafterThreads > 0
-      ? { threads: config.drafterThreads }
-      : {}),
-    ...(config.drafterQuantize === "int8" ? { quantize: "int8" as const } : {}),
-  };
-  const open = (dir: string, kind: "ar" | "dllm", what: string) =>
-    openLoaded(config, log, progress, dir, kind, what, runtime);
-  const drafter = config.drafterDir
-    ? await open(config.drafterDir, "dllm", "diffusion drafter")
-    : null;
-  const arDrafter = config.arDrafterDir
-    ? await open(config.arDrafterDir, "ar", "AR drafter")
-    : null;
-  return { drafter, arDrafter };
-}
-
-/**
- * Loads the configured models and the policy core and returns a ready engine. Drafter
- * directories set to "" are skipped (their strategies are unavailable); the configured default
- * strategy must be runnable.
- */
-export async function createEngine(
-  config: Config,
-  log: Logger,
-  options: { onProgress?: Progress } = {},
+  progress: (message: string) => void,
 ): Promise<FailFastEngine> {
-  const progress = options.onProgress ?? (() => {});
-  progress("loading the policy core");
-  const policy = await loadPolicy();
-  const verifier = await openLoaded(config, log, progress, config.verifierDir, "ar", "verifier");
-  const { drafter, arDrafter } = await openDrafters(config, log, progress);
-  for (const d of [drafter, arDrafter]) if (d) checkSameVocabulary(verifier.dir, d.dir);
-  const cachePath = costCachePath(config);
-  const costCache = cachePath
-    ? {
-      cache: fileCostCache(cachePath, log),
-      key: await costKey(config, [verifier.dir, drafter?.dir ?? null, arDrafter?.dir ?? null]),
-    }
-    : undefined;
-  const engine = new FailFastEngine({ verifier, drafter, arDrafter, policy }, config, log, {
-    costCache,
-  });
   if (config.controller === "cost") {
     progress("profiling pass costs");
     await engine.passCosts();
@@ -729,7 +652,7 @@ export async function createEngine(
     await engine.close();
     throw new ConfigError(
       "FAILFAST_STRATEGY",
-      `${config.strategy} needs a drafter directory that is not configured`,
+      `${config.strategy} needs a drafter model that is not loaded`,
     );
   }
   progress("ready");

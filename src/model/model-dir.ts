@@ -9,11 +9,26 @@ import { ModelLoadError } from "../errors.ts";
 import { type ModelConfig, type ModelKind, parseModelConfig } from "./config.ts";
 import { TextTokenizer } from "./tokenizer.ts";
 
-export interface ModelDir {
+/** The text files of a model besides its graph: what a model server sends a remote engine. */
+export interface ModelSources {
+  config: string;
+  generationConfig: string | null;
+  tokenizer: string;
+  tokenizerConfig: string;
+}
+
+/** A model as the engine sees it: config and tokenizer, wherever its graph runs. */
+export interface ModelInfo {
+  /** Where it came from (a directory, or a model server's URL), for messages. */
   dir: string;
   kind: ModelKind;
   config: ModelConfig;
   tokenizer: TextTokenizer;
+  sources: ModelSources;
+}
+
+/** A model directory on this host. */
+export interface ModelDir extends ModelInfo {
   /** Path of the ONNX graph. */
   onnxPath: string;
 }
@@ -27,8 +42,7 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
-async function readJson(path: string, what: string): Promise<Record<string, unknown>> {
-  const text = await readText(path, what);
+function parseJson(path: string, what: string, text: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -51,23 +65,18 @@ export async function loadModelDir(dir: string, kind: ModelKind): Promise<ModelD
     if (e instanceof ModelLoadError) throw e;
     throw new ModelLoadError(dir, "model directory not found");
   }
-  const configText = await readText(`${dir}/config.json`, "config.json");
-  let generationText: string | undefined;
+  let generationConfig: string | null;
   try {
-    generationText = await Deno.readTextFile(`${dir}/generation_config.json`);
+    generationConfig = await Deno.readTextFile(`${dir}/generation_config.json`);
   } catch {
-    generationText = undefined; // optional
+    generationConfig = null; // optional
   }
-  const config = parseModelConfig(`${dir}/config.json`, configText, kind, generationText);
-  const tokenizerJson = await readJson(`${dir}/tokenizer.json`, "tokenizer.json");
-  const tokenizerConfig = await readJson(`${dir}/tokenizer_config.json`, "tokenizer_config.json");
-  const tokenizer = new TextTokenizer(dir, tokenizerJson, tokenizerConfig);
-  if (tokenizer.size > config.vocabSize) {
-    throw new ModelLoadError(
-      `${dir}/tokenizer.json`,
-      `the tokenizer has ${tokenizer.size} ids but config.json says vocab_size ${config.vocabSize}`,
-    );
-  }
+  const info = modelFromSources(dir, kind, {
+    config: await readText(`${dir}/config.json`, "config.json"),
+    generationConfig,
+    tokenizer: await readText(`${dir}/tokenizer.json`, "tokenizer.json"),
+    tokenizerConfig: await readText(`${dir}/tokenizer_config.json`, "tokenizer_config.json"),
+  });
   const onnxPath = `${dir}/onnx/model.onnx`;
   try {
     const stat = await Deno.stat(onnxPath);
@@ -75,14 +84,36 @@ export async function loadModelDir(dir: string, kind: ModelKind): Promise<ModelD
   } catch {
     throw new ModelLoadError(onnxPath, "ONNX graph missing or empty");
   }
-  return { dir, kind, config, tokenizer, onnxPath };
+  return { ...info, onnxPath };
+}
+
+/** Parses and checks a model's text files (read from a directory or received from a server). */
+export function modelFromSources(dir: string, kind: ModelKind, sources: ModelSources): ModelInfo {
+  const config = parseModelConfig(
+    `${dir}/config.json`,
+    sources.config,
+    kind,
+    sources.generationConfig ?? undefined,
+  );
+  const tokenizer = new TextTokenizer(
+    dir,
+    parseJson(`${dir}/tokenizer.json`, "tokenizer.json", sources.tokenizer),
+    parseJson(`${dir}/tokenizer_config.json`, "tokenizer_config.json", sources.tokenizerConfig),
+  );
+  if (tokenizer.size > config.vocabSize) {
+    throw new ModelLoadError(
+      `${dir}/tokenizer.json`,
+      `the tokenizer has ${tokenizer.size} ids but config.json says vocab_size ${config.vocabSize}`,
+    );
+  }
+  return { dir, kind, config, tokenizer, sources };
 }
 
 /**
  * Checks that a drafter speaks the verifier's vocabulary: same size, and the same ids for a
  * probe of texts (a drafter proposing ids in another vocabulary would be rejected every time).
  */
-export function checkSameVocabulary(verifier: ModelDir, drafter: ModelDir): void {
+export function checkSameVocabulary(verifier: ModelInfo, drafter: ModelInfo): void {
   const probe = ["The answer is 42.", "<|im_start|>user\nHi<|im_end|>", " 3 + 4 = 7\n#### 7"];
   const sameSize = verifier.config.vocabSize === drafter.config.vocabSize;
   const sameIds = probe.every((t) =>

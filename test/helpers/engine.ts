@@ -2,12 +2,8 @@
 
 import { type Config, loadConfig } from "../../src/config.ts";
 import { Logger } from "../../src/log.ts";
-import {
-  type EngineParts,
-  FailFastEngine,
-  type LoadedModel,
-  openDrafters,
-} from "../../src/engine/engine.ts";
+import { type EngineParts, FailFastEngine, type LoadedModel } from "../../src/engine/engine.ts";
+import { openDrafters } from "../../src/platform/deno.ts";
 import type {
   ChatMessage,
   GenerateEvent,
