@@ -25,6 +25,11 @@ export type Strategy = typeof STRATEGIES[number];
 
 /** How a draft's length is decided: from measured costs and live acceptance, or fixed parameters. */
 export const CONTROLLERS = ["cost", "fixed"] as const;
+/** What a server process serves: the OpenAI API, or forward passes to remote engines. */
+export const ROLES = ["api", "model-server"] as const;
+export type Role = typeof ROLES[number];
+/** What a remote verify pass returns: each row's own token (a few bytes), or full logits. */
+export const REMOTE_OUTPUTS = ["tokens", "logits"] as const;
 export type Controller = typeof CONTROLLERS[number];
 
 /** The whole configuration, fully resolved and validated. */
@@ -43,6 +48,13 @@ export interface Config {
   drafterQuantize: typeof DRAFTER_QUANTIZE[number];
   graphOptimization: GraphOptLevel;
   remoteUrl: string;
+  remoteKey: string;
+  remoteTimeoutMs: number;
+  remoteOutput: typeof REMOTE_OUTPUTS[number];
+  role: Role;
+  modelServerKey: string;
+  sessionTtlMs: number;
+  maxSessions: number;
   strategy: Strategy;
   controller: Controller;
   costCache: string;
@@ -205,6 +217,58 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     { type: "string" },
     "",
     "Base URL of the model server used by the `remote` backend.",
+  ),
+  def(
+    "remoteKey",
+    "FAILFAST_REMOTE_KEY",
+    { type: "string" },
+    "",
+    "The model server's key (its FAILFAST_MODEL_SERVER_KEY), sent by the `remote` backend.",
+  ),
+  def(
+    "remoteTimeoutMs",
+    "FAILFAST_REMOTE_TIMEOUT_MS",
+    { type: "int", min: 100, max: 600_000 },
+    10_000,
+    "The `remote` backend gives up on a model-server call after this long (the request fails).",
+  ),
+  def(
+    "remoteOutput",
+    "FAILFAST_REMOTE_OUTPUT",
+    { type: "enum", values: REMOTE_OUTPUTS },
+    "tokens",
+    "What a remote verify pass returns: each row's own token (argmax or position-keyed sample, " +
+      "8 bytes a row) or full float32 logits (4 x vocab bytes a row, verified here).",
+  ),
+  def(
+    "role",
+    "FAILFAST_ROLE",
+    { type: "enum", values: ROLES },
+    "api",
+    "`api`: the OpenAI-compatible server. `model-server`: serves forward passes and drafts of its " +
+      "models to remote engines (FAILFAST_BACKEND=remote), and no OpenAI API.",
+  ),
+  def(
+    "modelServerKey",
+    "FAILFAST_MODEL_SERVER_KEY",
+    { type: "string" },
+    "",
+    "Model-server role: callers must send `Authorization: Bearer <key>`. Required unless HOST " +
+      "is a loopback address.",
+  ),
+  def(
+    "sessionTtlMs",
+    "FAILFAST_SESSION_TTL_MS",
+    { type: "int", min: 100, max: 86_400_000 },
+    60_000,
+    "Model-server role: a session (KV cache) unused for this long is freed.",
+  ),
+  def(
+    "maxSessions",
+    "FAILFAST_MAX_SESSIONS",
+    { type: "int", min: 1, max: 100_000 },
+    256,
+    "Model-server role: live sessions at most; more are refused with 503 and Retry-After.",
   ),
   def(
     "strategy",

@@ -10,6 +10,7 @@ import { ConfigError } from "../errors.ts";
 import { Logger } from "../log.ts";
 import { serve } from "../server/serve.ts";
 import { type ClosableEngine, loadCreateEngine } from "./engine-factory.ts";
+import { serveModelServer } from "./serve-model-server.ts";
 
 let config;
 try {
@@ -19,6 +20,31 @@ try {
   Deno.exit(e instanceof ConfigError ? 2 : 1);
 }
 const log = new Logger(config.logLevel);
+
+if (config.role === "model-server") {
+  let server;
+  try {
+    server = serveModelServer(config, log);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(e instanceof ConfigError ? 2 : 1);
+  }
+  const stop = async (signal: string) => {
+    log.info("shutting down", { signal });
+    await server.shutdown().catch(() => {});
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => stop("SIGTERM"));
+  try {
+    await server.ready;
+  } catch (e) {
+    log.error("exiting: the models failed to load", { reason: (e as Error).message });
+    Deno.exit(1);
+  }
+  await server.finished;
+  Deno.exit(0);
+}
 
 let engine: ClosableEngine | null = null;
 const enginePromise = loadCreateEngine().then((createEngine) =>

@@ -7,7 +7,7 @@ import type { GenerationStats } from "../engine/types.ts";
 
 type Labels = Record<string, string>;
 
-function labelKey(labels: Labels): string {
+export function labelKey(labels: Labels): string {
   const parts = Object.entries(labels).sort(([a], [b]) => a < b ? -1 : 1)
     .map(([k, v]) =>
       `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
@@ -19,7 +19,7 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? String(x) : x > 0 ? "+Inf" : "-Inf";
 }
 
-class Counter {
+export class Counter {
   readonly values = new Map<string, number>();
   constructor(readonly name: string, readonly help: string) {}
   inc(labels: Labels = {}, by = 1): void {
@@ -36,7 +36,7 @@ class Counter {
   }
 }
 
-class Histogram {
+export class Histogram {
   readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; n: number }>();
   constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
   observe(value: number, labels: Labels = {}, times = 1): void {

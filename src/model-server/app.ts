@@ -1,0 +1,510 @@
+/**
+ * The model-server role (FAILFAST_ROLE=model-server): serves forward passes and whole drafts of
+ * its loaded models to remote engines (the `remote` runtime), over HTTP with binary frames
+ * (runtime/wire.ts). It does not serve the OpenAI API.
+ *
+ * Routes (all but /health need `Authorization: Bearer <FAILFAST_MODEL_SERVER_KEY>` when a key is
+ * set; 401 otherwise):
+ *   GET    /health                  ready or loading, live sessions
+ *   GET    /metrics                 Prometheus text: live sessions and positions, calls, bytes
+ *   GET    /v1/model                models' config files and tokenizer (JSON), protocol, instance
+ *   GET    /v1/costs                the pass-cost profile of this host (profiled once)
+ *   POST   /v1/sessions             {model, drafter?} -> 201 {id}: a KV cache, or a drafter
+ *   POST   /v1/sessions/:id/forward a pass (frame): optional cut, tokens, and the rows wanted
+ *   POST   /v1/sessions/:id/draft   a whole draft (frame) by the drafter beside its model
+ *   DELETE /v1/sessions/:id         frees it
+ * A session's id that was never issued is a 404, one that was freed (by its caller or the TTL)
+ * a 409. Every request is checked before it touches a session: a bad one changes nothing.
+ */
+
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { timingSafeEqual } from "hono/utils/buffer";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { EngineParts } from "../engine/engine.ts";
+import type { ExtensionRule } from "../engine/draft-controller.ts";
+import { extensionByRule } from "../engine/draft-controller.ts";
+import { buildDrafter, type DrafterSpec, specProblem } from "../engine/drafter-spec.ts";
+import { DRAFTER_CELLS } from "../engine/acceptance-model.ts";
+import { type CostProfile, profilePassCosts } from "../engine/pass-costs.ts";
+import { newTimeBuckets } from "../engine/stats.ts";
+import type { ModelInfo } from "../model/model-dir.ts";
+import { MAX_TOP_K, reduceRows } from "../policy/reduce-rows.ts";
+import type { ForwardOptions, RowOutput } from "../runtime/types.ts";
+import {
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  FRAME_CONTENT_TYPE,
+  WireError,
+} from "../runtime/wire.ts";
+import { Counter, Histogram } from "../server/metrics.ts";
+import { MODEL_ROLES, type ModelRole, type Session, SessionStore } from "./sessions.ts";
+
+/** The protocol version; a remote engine refuses a server that speaks another. */
+export const PROTOCOL = 1;
+
+/** An error answered with its status (and headers). */
+class ModelServerError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 404 | 409 | 413 | 500 | 503,
+    message: string,
+    readonly code: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const bad = (message: string) => new ModelServerError(400, message, "invalid_request");
+
+export interface ModelServerHandle {
+  app: Hono;
+  fetch: (request: Request) => Response | Promise<Response>;
+  sessions: SessionStore;
+  /** Frees every session. */
+  close(): void;
+}
+
+/** Compares a presented key with the configured one in time independent of where they differ. */
+function keyMatches(header: string | undefined, key: string): Promise<boolean> {
+  const presented = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "")?.[1] ?? "";
+  const enc = new TextEncoder();
+  // timingSafeEqual hashes both sides first, so their lengths do not leak either
+  return timingSafeEqual(enc.encode(presented).buffer, enc.encode(key).buffer);
+}
+
+function metadataOf(model: ModelInfo) {
+  return {
+    kind: model.kind,
+    config: model.sources.config,
+    generationConfig: model.sources.generationConfig,
+  };
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+}
+
+function checkTokens(tokens: Int32Array | Float32Array | undefined, vocab: number, what: string) {
+  if (!(tokens instanceof Int32Array)) throw bad(`${what} must be an i32 section`);
+  for (const t of tokens) {
+    if (t < 0 || t >= vocab) throw bad(`${what} holds id ${t}, outside the vocabulary of ${vocab}`);
+  }
+  return tokens;
+}
+
+/** Parses a pass's row output from a frame header. */
+function outputOf(h: Record<string, unknown>): RowOutput | null {
+  switch (h.output) {
+    case undefined:
+    case "logits":
+      return null;
+    case "argmax":
+      return { kind: "argmax" };
+    case "topk":
+      if (!isInt(h.k, 1, MAX_TOP_K)) throw bad(`k must be an integer from 1 to ${MAX_TOP_K}`);
+      return { kind: "topk", k: h.k };
+    case "sample": {
+      const s = h.sampling as Record<string, unknown> | null;
+      const ok = s && typeof s === "object" && typeof s.temperature === "number" &&
+        s.temperature > 0 && s.temperature <= 100 && isInt(s.topK, 0, 2 ** 31 - 1) &&
+        typeof s.topP === "number" && s.topP > 0 && s.topP <= 1;
+      if (!ok) throw bad("sampling must be {temperature > 0, topK >= 0, topP in (0, 1]}");
+      if (!isInt(h.seed, 0, Number.MAX_SAFE_INTEGER)) throw bad("seed must be an integer >= 0");
+      if (!isInt(h.position, 0, 2 ** 32 - 1)) throw bad("position must be an integer >= 0");
+      return {
+        kind: "sample",
+        sampling: s as { temperature: number; topK: number; topP: number },
+        seed: h.seed,
+        position: h.position,
+      };
+    }
+    default:
+      throw bad(`unknown output ${JSON.stringify(h.output)}: logits, argmax, topk or sample`);
+  }
+}
+
+function ruleOf(raw: unknown): ExtensionRule {
+  const r = raw as Record<string, unknown> | null;
+  const numbers = (v: unknown, n?: number) =>
+    Array.isArray(v) && (n === undefined || v.length === n) && v.length > 0 &&
+    v.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0);
+  const ok = r && typeof r === "object" && numbers(r.acceptance, DRAFTER_CELLS) &&
+    numbers(r.verifyMs) && (r.verifyMs as number[]).length <= 1024 &&
+    typeof r.passMs === "number" && r.passMs >= 0 && typeof r.roundMs === "number" &&
+    r.roundMs >= 0 && isInt(r.step, 1, 512);
+  if (!ok) {
+    throw bad("rule must be an extension rule (acceptance, verifyMs, passMs, roundMs, step)");
+  }
+  return r as unknown as ExtensionRule;
+}
+
+/**
+ * Builds the model server over loaded models.
+ *
+ * @example
+ * const parts = await openModels(config, log);
+ * const server = createModelServer({ config, log, parts });
+ * Deno.serve({ port: 8100 }, server.fetch);
+ */
+export function createModelServer(
+  deps: { config: Config; log: Logger; parts: EngineParts },
+): ModelServerHandle {
+  const { config, log, parts } = deps;
+  const models: Record<ModelRole, EngineParts["verifier"] | null> = {
+    verifier: parts.verifier,
+    drafter: parts.drafter,
+    "ar-drafter": parts.arDrafter,
+  };
+  const sessions = new SessionStore({ ttlMs: config.sessionTtlMs, max: config.maxSessions });
+  const instance = crypto.randomUUID();
+  const calls = new Counter("failfast_model_server_calls_total", "Calls by route and status.");
+  const bytesOut = new Counter(
+    "failfast_model_server_response_bytes_total",
+    "Bytes of pass and draft replies, by route.",
+  );
+  const callSeconds = new Histogram(
+    "failfast_model_server_call_seconds",
+    "Time to answer a pass or draft call, by route.",
+    [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+  );
+  let costs: Promise<CostProfile> | null = null;
+  const vocab = parts.verifier.dir.config.vocabSize;
+
+  const app = new Hono();
+
+  app.onError((e, c) => {
+    if (e instanceof ModelServerError) {
+      return c.json({ error: { message: e.message, code: e.code } }, e.status, e.headers);
+    }
+    log.error("model-server call failed", { path: c.req.path, err: e });
+    return c.json({ error: { message: (e as Error).message, code: "inference_failed" } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { message: "no such route", code: "not_found" } }, 404));
+
+  app.use("*", async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    const route = `${c.req.method} ${
+      c.req.path.replace(/^\/v1\/sessions\/[^/]+/, "/v1/sessions/:id")
+    }`;
+    calls.inc({ route, status: String(c.res.status) });
+    if (route.endsWith("/forward") || route.endsWith("/draft")) {
+      callSeconds.observe((performance.now() - t0) / 1000, { route });
+    }
+  });
+
+  app.get(
+    "/health",
+    (c) => c.json({ status: "ok", role: "model-server", instance, sessions: sessions.size }),
+  );
+
+  // every other route needs the key
+  app.use("*", async (c, next) => {
+    const key = config.modelServerKey;
+    if (key && !await keyMatches(c.req.header("authorization"), key)) {
+      throw new ModelServerError(401, "a valid model-server key is required", "unauthorized", {
+        "www-authenticate": "Bearer",
+      });
+    }
+    await next();
+  });
+
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: () => {
+        throw new ModelServerError(
+          413,
+          `the request body is larger than ${config.maxBodyBytes} bytes`,
+          "request_too_large",
+        );
+      },
+    }),
+  );
+
+  app.get("/metrics", (c) => {
+    const stats = sessions.stats();
+    const lines = [
+      "# HELP failfast_model_server_sessions Live sessions, by model.",
+      "# TYPE failfast_model_server_sessions gauge",
+      ...MODEL_ROLES.map((m) =>
+        `failfast_model_server_sessions{model="${m}"} ${stats[m].sessions}`
+      ),
+      "# HELP failfast_model_server_session_positions Positions held by live sessions' caches.",
+      "# TYPE failfast_model_server_session_positions gauge",
+      ...MODEL_ROLES.map((m) =>
+        `failfast_model_server_session_positions{model="${m}"} ${stats[m].positions}`
+      ),
+      ...calls.render(),
+      ...bytesOut.render(),
+      ...callSeconds.render(),
+    ];
+    return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
+  });
+
+  app.get("/v1/model", (c) =>
+    c.json({
+      protocol: PROTOCOL,
+      instance,
+      name: config.modelName,
+      tokenizer: parts.verifier.dir.sources.tokenizer,
+      tokenizerConfig: parts.verifier.dir.sources.tokenizerConfig,
+      models: Object.fromEntries(
+        MODEL_ROLES.filter((m) => models[m]).map((m) => [m, metadataOf(models[m]!.dir)]),
+      ),
+    }));
+
+  app.get("/v1/costs", async (c) => {
+    costs ??= profilePassCosts({
+      verifier: parts.verifier.session,
+      drafter: parts.drafter?.session ?? null,
+      arDrafter: parts.arDrafter?.session ?? null,
+    }, { maxRows: config.nMax + 1 });
+    costs.catch(() => (costs = null));
+    const p = await costs;
+    return c.json({
+      verify: p.verify.table,
+      denoiseMs: p.denoiseMs,
+      arStepMs: p.arStepMs,
+      roundMs: p.roundMs,
+    });
+  });
+
+  app.post("/v1/sessions", async (c) => {
+    let body: Record<string, unknown>;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw bad("the body must be JSON: {model, drafter?}");
+    }
+    const model = body?.model as ModelRole;
+    if (!MODEL_ROLES.includes(model)) {
+      throw bad(`model must be one of ${MODEL_ROLES.join(", ")}`);
+    }
+    const loaded = models[model];
+    if (!loaded) throw new ModelServerError(404, `this server holds no ${model}`, "no_such_model");
+    let spec: DrafterSpec | null = null;
+    if (body.drafter !== undefined) {
+      const problem = specProblem(body.drafter);
+      if (problem) throw bad(`drafter: ${problem}`);
+      spec = body.drafter as DrafterSpec;
+      if ((spec.kind === "dllm") !== (model === "drafter") || model === "verifier") {
+        throw bad(`a ${spec.kind} drafter does not run on the ${model}`);
+      }
+    }
+    if (sessions.full) {
+      throw new ModelServerError(
+        503,
+        `all ${config.maxSessions} sessions are in use; retry shortly`,
+        "sessions_full",
+        { "retry-after": "1" },
+      );
+    }
+    const session = loaded.session;
+    let state: Session["drafter"] = null;
+    let cache;
+    if (spec) {
+      const holder = { rule: null as ExtensionRule | null };
+      let decide: ReturnType<typeof extensionByRule> | null = null;
+      let decidedFor: ExtensionRule | null = null;
+      const drafter = buildDrafter(spec, session, parts.policy, (confs, spent) => {
+        // the rule changes per call; its decision function is rebuilt when it does
+        if (holder.rule !== decidedFor) {
+          decidedFor = holder.rule;
+          decide = holder.rule ? extensionByRule(holder.rule) : null;
+        }
+        return decide ? decide(confs, spent) : false;
+      });
+      state = {
+        drafter,
+        context: [],
+        get rule() {
+          return holder.rule;
+        },
+        set rule(r) {
+          holder.rule = r;
+        },
+      };
+      // the drafter owns its cache; the session reports the drafter's context length
+      cache = {
+        get length() {
+          return state!.context.length;
+        },
+        released: false,
+      };
+    } else {
+      cache = session.createCache();
+    }
+    const s = sessions.add({
+      model,
+      cache,
+      drafter: state,
+      free: () => state ? state.drafter.release() : session.release(cache),
+    });
+    return c.json({ id: s.id, model, instance }, 201);
+  });
+
+  /** The session of a call, marked busy for the call's duration. */
+  async function withSession<T>(
+    id: string,
+    kind: "pass" | "drafter",
+    run: (s: Session) => Promise<T>,
+  ): Promise<T> {
+    const s = sessions.get(id);
+    if (s === "unknown") throw new ModelServerError(404, `no session ${id}`, "unknown_session");
+    if (s === "released") {
+      throw new ModelServerError(409, `session ${id} was released`, "session_released");
+    }
+    if ((s.drafter !== null) !== (kind === "drafter")) {
+      throw new ModelServerError(
+        409,
+        `session ${id} is a ${s.drafter ? "drafter" : "pass"} session`,
+        "wrong_session_kind",
+      );
+    }
+    if (s.busy) throw new ModelServerError(409, `session ${id} has a call running`, "busy");
+    s.busy = true;
+    try {
+      return await run(s);
+    } finally {
+      sessions.settle(s);
+    }
+  }
+
+  async function readFrame(c: Context): Promise<Frame> {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    try {
+      return decodeFrame(bytes);
+    } catch (e) {
+      if (e instanceof WireError) throw bad(e.message);
+      throw e;
+    }
+  }
+
+  function reply(c: Context, route: string, frame: Uint8Array<ArrayBuffer>): Response {
+    bytesOut.inc({ route }, frame.length);
+    return c.body(frame, 200, { "content-type": FRAME_CONTENT_TYPE });
+  }
+
+  app.post("/v1/sessions/:id/forward", async (c) => {
+    const { header: h, sections } = await readFrame(c);
+    return await withSession(c.req.param("id"), "pass", async (s) => {
+      const loaded = models[s.model]!;
+      const maxPositions = loaded.dir.config.maxPositions;
+      const tokens = checkTokens(sections.tokens, vocab, "tokens");
+      if (tokens.length === 0) throw bad("tokens must not be empty");
+      if (typeof h.commit !== "boolean") throw bad("commit must be a boolean");
+      const keep = h.keep ?? s.cache.length;
+      if (!isInt(keep, 0, s.cache.length)) {
+        throw bad(`keep must be an integer from 0 to the cache's ${s.cache.length} positions`);
+      }
+      if (keep + tokens.length > maxPositions) {
+        throw bad(`${keep} + ${tokens.length} positions exceed the model's ${maxPositions}`);
+      }
+      if (h.lastRows !== undefined && !isInt(h.lastRows, 1, tokens.length)) {
+        throw bad("lastRows must be an integer from 1 to the number of tokens");
+      }
+      let positions: Int32Array | undefined;
+      if (sections.positions !== undefined) {
+        positions = checkTokens(sections.positions, keep + tokens.length, "positions");
+        if (positions.length !== tokens.length || h.commit) {
+          throw bad("positions need one per token, and a pass that does not commit");
+        }
+        const seen = new Set<number>();
+        for (const p of positions) {
+          if (p < keep || !seen.add(p)) throw bad("positions must permute the pass's own");
+        }
+      }
+      const output = outputOf(h);
+      // checked: from here the call changes the session
+      if (keep < s.cache.length) loaded.session.truncate(s.cache, keep);
+      const options: ForwardOptions = {
+        commit: h.commit,
+        ...(h.lastRows !== undefined ? { lastRows: h.lastRows as number } : {}),
+        ...(positions ? { positions } : {}),
+      };
+      const r = await loaded.session.forward(s.cache, tokens, options);
+      const header = {
+        rows: r.rows,
+        vocab: r.vocab,
+        length: s.cache.length,
+        runMs: r.timing.runMs,
+        totalMs: r.timing.totalMs,
+      };
+      if (!output) return reply(c, "forward", encodeFrame(header, { logits: r.logits }));
+      const reduced = reduceRows(parts.policy, r.logits, r.rows, r.vocab, output);
+      return reply(
+        c,
+        "forward",
+        encodeFrame(
+          header,
+          reduced.probs ? { ids: reduced.ids, probs: reduced.probs } : {
+            ids: reduced.ids,
+          },
+        ),
+      );
+    });
+  });
+
+  app.post("/v1/sessions/:id/draft", async (c) => {
+    const { header: h, sections } = await readFrame(c);
+    return await withSession(c.req.param("id"), "drafter", async (s) => {
+      const d = s.drafter!;
+      const maxPositions = models[s.model]!.dir.config.maxPositions;
+      const append = checkTokens(sections.append, vocab, "append");
+      if (h.from !== d.context.length) {
+        throw new ModelServerError(
+          409,
+          `the session holds ${d.context.length} context tokens, the call continues from ${h.from}`,
+          "out_of_step",
+        );
+      }
+      if (d.context.length + append.length > maxPositions) {
+        throw bad(`the context would exceed the model's ${maxPositions} positions`);
+      }
+      if (h.verified !== null && !isInt(h.verified, 0, maxPositions)) {
+        throw bad("verified must be null or a position");
+      }
+      if (!isInt(h.maxLen, 0, 512)) throw bad("maxLen must be an integer from 0 to 512");
+      const rule = h.rule === null || h.rule === undefined ? null : ruleOf(h.rule);
+      if (d.context.length + append.length === 0) throw bad("the context must not be empty");
+      // checked: from here the call changes the session
+      if (h.verified !== null) d.drafter.onVerified(h.verified as number);
+      d.context.push(...append);
+      d.rule = rule;
+      const time = newTimeBuckets();
+      const draft = await d.drafter.propose(d.context, h.maxLen, time);
+      return reply(
+        c,
+        "draft",
+        encodeFrame({ passes: draft.passes, drafterMs: time.drafter, policyMs: time.policy }, {
+          tokens: Int32Array.from(draft.tokens),
+          confidences: Float32Array.from(draft.confidences ?? draft.tokens.map(() => 0)),
+        }),
+      );
+    });
+  });
+
+  app.delete("/v1/sessions/:id", (c) => {
+    const id = c.req.param("id");
+    const s = sessions.get(id);
+    if (s === "unknown") throw new ModelServerError(404, `no session ${id}`, "unknown_session");
+    if (s === "released") {
+      throw new ModelServerError(409, `session ${id} was released`, "session_released");
+    }
+    sessions.release(id);
+    return c.body(null, 204);
+  });
+
+  return {
+    app,
+    fetch: (request) => app.fetch(request),
+    sessions,
+    close: () => sessions.close(),
+  };
+}
