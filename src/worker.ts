@@ -1,37 +1,91 @@
 /**
- * Cloudflare Workers entry: the same app, with the policy core imported as a compiled wasm
- * module (workerd refuses to compile wasm bytes at run time). Inference will go to a remote
- * backend (`FAILFAST_BACKEND=remote`), since onnxruntime does not fit in a worker.
+ * Cloudflare Workers entry: the same app as the Deno server's, over an engine whose forward
+ * passes and drafts go to the project's model server (FAILFAST_BACKEND=remote,
+ * FAILFAST_REMOTE_URL, FAILFAST_REMOTE_KEY as a secret). The policy core is imported as a
+ * compiled wasm module (workerd refuses to compile wasm bytes at run time). The models' config
+ * and tokenizer come from the model server at the first request; if it cannot be reached, the
+ * request answers 503 and a later one tries again.
  */
 // @ts-ignore: wrangler bundles .wasm imports as WebAssembly.Module (a CompiledWasm rule)
 import policyWasm from "../build/policy.wasm";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { loadConfig } from "./config.ts";
 import { Logger } from "./log.ts";
+import { openRemoteEngine, remoteClientOf } from "./platform/remote-engine.ts";
 import { loadPolicy } from "./policy/load-workers.ts";
-import { createApp } from "./server/app.ts";
-import { InferenceError } from "./errors.ts";
-import type { Hono } from "hono";
+import { createServer, type ServerHandle } from "./server/app.ts";
+import type { RemoteClient } from "./runtime/remote.ts";
 
-let app: Promise<Hono> | undefined;
+/** A failed engine start is retried by a request at least this long after it. */
+const RETRY_AFTER_MS = 1000;
 
-function start(env: Record<string, unknown>): Promise<Hono> {
+interface Started {
+  handle: ServerHandle;
+  client: RemoteClient | null;
+  ready: Promise<unknown>;
+}
+
+/** What a Workers invocation offers to outlive its response. */
+interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+let app: Started | undefined;
+/** The invocation a piece of work belongs to (nodejs_compat's AsyncLocalStorage). */
+const invocation = new AsyncLocalStorage<{ ctx: ExecutionContext; signal: AbortSignal }>();
+
+/**
+ * Frees a session when its request's client disconnects: in the abort listener itself, the
+ * invocation's last moment to start I/O (request.signal, the enable_request_signal flag).
+ */
+function freeOnDisconnect(free: () => Promise<unknown>): void {
+  const current = invocation.getStore();
+  current?.signal.addEventListener("abort", () => current.ctx.waitUntil(free()), { once: true });
+}
+let failedAt = 0;
+
+/**
+ * The app and its engine's start. Requests wait for the start (a worker's isolate is often
+ * new: answering "loading" to its first request would fail most cold requests).
+ */
+function start(env: Record<string, unknown>): Started {
   const config = loadConfig({
     env: (name) => typeof env[name] === "string" ? env[name] as string : undefined,
   });
   const log = new Logger(config.logLevel);
-  // The engine of the edge worker (policy core here, forward passes on a remote backend) is not
-  // built yet: the app serves /health (503 with this reason), /v1/models, /metrics and the page.
-  const engine = loadPolicy(policyWasm as WebAssembly.Module).then(() => {
-    throw new InferenceError(
-      "the Workers entry has no engine yet (the remote backend is in progress)",
-    );
+  const t0 = Date.now();
+  let client: RemoteClient | null = null;
+  const engine = loadPolicy(policyWasm as WebAssembly.Module).then((policy) => {
+    client = remoteClientOf(config, freeOnDisconnect);
+    return openRemoteEngine({ ...config, backend: "remote" }, log, policy, { client });
   });
-  return Promise.resolve(createApp({ config, log, engine }));
+  const ready = engine.then(
+    () => log.info("engine ready", { cold_start_ms: Date.now() - t0 }),
+    (e) => {
+      log.error("the engine failed to start", { reason: (e as Error).message });
+      failedAt = Date.now();
+    },
+  );
+  return {
+    handle: createServer({ config, log, engine }),
+    get client() {
+      return client;
+    },
+    ready,
+  };
 }
 
 export default {
   async fetch(request: Request, env: Record<string, unknown>, ctx: unknown): Promise<Response> {
-    app ??= start(env);
-    return (await app).fetch(request, env, ctx as never);
+    if (!app || (failedAt && Date.now() - failedAt > RETRY_AFTER_MS)) {
+      failedAt = 0;
+      app = start(env);
+    }
+    const started = app;
+    await started.ready;
+    return await invocation.run(
+      { ctx: ctx as ExecutionContext, signal: request.signal },
+      () => started.handle.app.fetch(request, env, ctx as never),
+    );
   },
 };
