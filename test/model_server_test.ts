@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Config } from "../src/config.ts";
 import { createModelServer, type ModelServerHandle } from "../src/model-server/app.ts";
 import { openModels } from "../src/platform/deno.ts";
-import { openRemoteEngine } from "../src/platform/remote-engine.ts";
+import { openRemoteEngine, remoteClientOf } from "../src/platform/remote-engine.ts";
 import { FailFastEngine } from "../src/engine/engine.ts";
 import type { EngineParts } from "../src/engine/engine.ts";
 import { decodeFrame, encodeFrame, FRAME_CONTENT_TYPE } from "../src/runtime/wire.ts";
@@ -199,6 +199,13 @@ Deno.test("model server: malformed and oversized requests are 4xx and change no 
         encodeFrame({ commit: true, keep: 1, output: "all" }, { tokens: Int32Array.of(1) }),
         400,
       ],
+      [
+        "a draft ahead of a logits pass",
+        encodeFrame({ commit: true, keep: 1, then: { session: "x" } }, {
+          tokens: Int32Array.of(1),
+        }),
+        400,
+      ],
       ["float tokens", encodeFrame({ commit: true, keep: 1 }, { tokens: Float32Array.of(1) }), 400],
       ["oversized", new Uint8Array(8192), 413],
     ];
@@ -299,6 +306,30 @@ Deno.test("model server: a remote engine's output equals the local engine's, eve
     }
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(s.handle.sessions.size, 0, "every request released its sessions");
+  } finally {
+    await remote.close();
+    await s.stop();
+  }
+});
+
+Deno.test("model server: a round costs one call, the next draft riding on the verdict", async () => {
+  const s = await startServer();
+  const p = await parts();
+  const config = testConfig({ remoteUrl: s.url, remoteKey: KEY, backend: "remote" });
+  const client = remoteClientOf(config);
+  const remote = await openRemoteEngine(config, silentLog, p.policy, { client });
+  try {
+    const before = client.counters.calls;
+    const got = await collect(remote.generate(chat("A pen costs $2. How much do 7 pens cost?", {
+      maxTokens: 64,
+      temperature: 0,
+      strategy: "failfast",
+      params: { lookup: false, controller: "fixed" },
+    })));
+    const calls = client.counters.calls - before;
+    // two sessions opened and freed, the prefill, the first draft: the rest is one per round
+    assert.ok(got.stats.rounds >= 3);
+    assert.ok(calls <= got.stats.rounds + 6, `${calls} calls for ${got.stats.rounds} rounds`);
   } finally {
     await remote.close();
     await s.stop();

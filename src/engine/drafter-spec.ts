@@ -5,6 +5,7 @@
  * draft is the local one, pass for pass.
  */
 
+import type { ModelConfig } from "../model/config.ts";
 import type { PolicyCore } from "../policy/core.ts";
 import type { ModelSession } from "../runtime/types.ts";
 import { ArDrafter } from "./ar-drafter.ts";
@@ -34,6 +35,19 @@ export type DrafterSpec =
 /** Which of a model server's drafters a spec runs on. */
 export function drafterModelOf(spec: DrafterSpec): "drafter" | "ar-drafter" {
   return spec.kind === "dllm" ? "drafter" : "ar-drafter";
+}
+
+/** Longest draft a drafter's own context window allows after `contextLength` tokens. */
+export function drafterRoom(
+  config: ModelConfig,
+  kind: DrafterSpec["kind"],
+  contextLength: number,
+): number {
+  if (kind === "dllm") {
+    // the whole block window holding the last draft position must fit
+    return Math.floor(config.maxPositions / config.blockSize!) * config.blockSize! - contextLength;
+  }
+  return config.maxPositions - contextLength + 1;
 }
 
 /** Builds a spec's drafter over `session`; `extend` is required when the spec is controlled. */

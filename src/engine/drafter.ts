@@ -3,6 +3,7 @@
  * then learn how much of it was verified so it can keep (or drop) its cache.
  */
 
+import type { DraftAhead } from "../runtime/types.ts";
 import type { DraftSource } from "./draft-merge.ts";
 import type { TimeBuckets } from "./stats.ts";
 
@@ -22,6 +23,12 @@ export interface Drafter {
    * Adds its forward-pass time to `time.drafter` and its policy time to `time.policy`.
    */
   propose(context: readonly number[], maxLen: number, time: TimeBuckets): Promise<Draft>;
+  /**
+   * Asks, when the drafter runs on a model server, to draft the next round there right after
+   * this round's verify pass (runtime DraftAhead). `budget`: tokens the request may still emit;
+   * `cap`: the verified prefix the drafter may keep at most. null: draft the usual way.
+   */
+  ahead?(budget: number, cap?: number): DraftAhead | null;
   /** The first `validPrefix` tokens of the last proposal's context + draft were verified. */
   onVerified(validPrefix: number): void;
   /** Frees the drafter's per-request caches. */

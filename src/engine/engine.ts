@@ -19,7 +19,7 @@ import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";
 import type { PolicyCore, SamplingParams } from "../policy/core.ts";
 import type { DraftChannel, ModelSession } from "../runtime/types.ts";
 import type { Drafter } from "./drafter.ts";
-import { buildDrafter, type DrafterSpec } from "./drafter-spec.ts";
+import { buildDrafter, drafterRoom, type DrafterSpec } from "./drafter-spec.ts";
 import { RemoteDrafter } from "./remote-drafter.ts";
 import { AcceptancePrior } from "./acceptance-model.ts";
 import { DraftController } from "./draft-controller.ts";
@@ -359,7 +359,8 @@ export class FailFastEngine implements Engine {
     if (!spec) return null;
     const step = spec.kind === "dllm" ? this.parts.drafter!.dir.config.subBlockSize! : 1;
     if (this.parts.remoteDrafters) {
-      return new RemoteDrafter(this.parts.remoteDrafters.open(spec), controller, step);
+      const max = spec.kind === "dllm" ? spec.plan.max : spec.k;
+      return new RemoteDrafter(this.parts.remoteDrafters.open(spec), controller, step, max);
     }
     const session = spec.kind === "dllm"
       ? this.parts.drafter!.session
@@ -438,12 +439,10 @@ export class FailFastEngine implements Engine {
   /** Longest draft the drafter's own context window allows after `contextLength` tokens. */
   private drafterRoom(strategy: Strategy, contextLength: number): number {
     if (strategy === "failfast" || strategy === "dllm-fixed") {
-      const c = this.parts.drafter!.dir.config;
-      // the whole block window holding the last draft position must fit
-      return Math.floor(c.maxPositions / c.blockSize!) * c.blockSize! - contextLength;
+      return drafterRoom(this.parts.drafter!.dir.config, "dllm", contextLength);
     }
     if (strategy === "ar-draft") {
-      return this.parts.arDrafter!.dir.config.maxPositions - contextLength + 1;
+      return drafterRoom(this.parts.arDrafter!.dir.config, "ar", contextLength);
     }
     return Infinity; // a caller's own drafter: only the verifier's window limits it
   }
@@ -503,13 +502,19 @@ export class FailFastEngine implements Engine {
         const draft = drafter && maxDraft > 0
           ? await drafter.propose(verifier.context, maxDraft, stats.time)
           : { tokens: [], passes: 0 };
+        let reused = false;
         if (r.params.draftReuse && staleTail.length > draft.tokens.length) {
           // Draft reuse (paper appendix E): the last round's rejected draft continued past the
           // correction; when the new draft agrees with that tail, propose the rest for free.
           const agrees = draft.tokens.every((t, i) => t === staleTail[i]);
-          if (agrees && draft.tokens.length > 0) draft.tokens = staleTail.slice(0, maxDraft);
+          if (agrees && draft.tokens.length > 0) {
+            draft.tokens = staleTail.slice(0, maxDraft);
+            reused = true;
+          }
         }
-        const verdict = await verifier.verify(draft.tokens, stats.time);
+        // a drafter on a model server may draft the next round right after this verdict there
+        const ahead = drafter && !reused ? drafter.ahead?.(remaining) ?? null : null;
+        const verdict = await verifier.verify(draft.tokens, stats.time, ahead);
         drafter?.onVerified(L + verdict.accepted);
         const k = draft.tokens.length;
         const round = {
@@ -530,7 +535,10 @@ export class FailFastEngine implements Engine {
             round.verifierMs,
             draft.tokens.length + 1,
           );
-          if (draft.passes > 0) costs.observe(drafterPass, round.drafterMs / draft.passes);
+          if (draft.passes > 0) {
+            const passesMs = round.drafterMs - (this.parts.remoteDrafters ? costs.callMs() : 0);
+            costs.observe(drafterPass, passesMs / draft.passes);
+          }
           const wall = performance.now() - roundStart;
           costs.observe("round", wall - round.drafterMs - round.verifierMs);
         }

@@ -14,6 +14,7 @@
  * is told only the part of the verified prefix that its own draft agreed with.
  */
 
+import type { DraftAhead } from "../runtime/types.ts";
 import type { TokenSignal } from "./acceptance-model.ts";
 import { ContextLookup, type LookupCandidate } from "./context-lookup.ts";
 import type { DraftController, LengthChoice } from "./draft-controller.ts";
@@ -33,6 +34,13 @@ import type { TimeBuckets } from "./stats.ts";
 export interface HistoryAccess {
   store: LookupHistory;
   scope: string;
+}
+
+/** How many leading tokens of the proposed draft are the model drafter's own. */
+function agreement(p: Proposal): number {
+  let agree = 0;
+  while (agree < p.own.length && p.own[agree] === p.proposed[agree]) agree++;
+  return agree;
 }
 
 /** What the policy knows of the round it proposed, to learn from its verdict. */
@@ -172,6 +180,13 @@ export class PolicyDrafter implements Drafter {
     return { draft: cut(best.draft, best.choice.k), own, drafterMs: spent };
   }
 
+  /** Drafts the next round ahead on the model server, when the drafter ran this round. */
+  ahead(budget: number): DraftAhead | null {
+    const p = this.last;
+    if (!this.inner?.ahead || !p || p.drafterMs === null) return null;
+    return this.inner.ahead(budget, p.at + agreement(p));
+  }
+
   onVerified(validPrefix: number): void {
     const p = this.last;
     if (!p) return;
@@ -185,9 +200,7 @@ export class PolicyDrafter implements Drafter {
       }
     }
     if (!this.inner) return;
-    let agree = 0;
-    while (agree < p.own.length && p.own[agree] === p.proposed[agree]) agree++;
-    this.inner.onVerified(Math.min(validPrefix, p.at + agree));
+    this.inner.onVerified(Math.min(validPrefix, p.at + agreement(p)));
   }
 
   release(): void {

@@ -8,7 +8,7 @@
  */
 
 import type { PolicyCore, SamplingParams, Verdict } from "../policy/core.ts";
-import type { KvCache, ModelSession } from "../runtime/types.ts";
+import type { DraftAhead, KvCache, ModelSession } from "../runtime/types.ts";
 import type { TimeBuckets } from "./stats.ts";
 
 export class VerifierState {
@@ -31,10 +31,12 @@ export class VerifierState {
   /** Fills the cache with the prompt but its last token. */
   async prefill(time: TimeBuckets): Promise<void> {
     if (this.context.length < 2) return;
-    const r = await this.session.forward(this.cache, this.context.slice(0, -1), {
-      commit: true,
-      lastRows: 1,
-    });
+    const prompt = this.context.slice(0, -1);
+    const options = { commit: true, lastRows: 1 };
+    // its row is not used: a backend that reduces rows sends a few bytes instead of logits
+    const r = this.session.forwardRows
+      ? await this.session.forwardRows(this.cache, prompt, options, { kind: "argmax" })
+      : await this.session.forward(this.cache, prompt, options);
     time.prefill += r.timing.totalMs;
   }
 
@@ -47,11 +49,15 @@ export class VerifierState {
    * Verifies `draft` in one forward pass; appends the accepted tokens and the verifier's own
    * next token to the context and returns the verdict.
    */
-  async verify(draft: number[], time: TimeBuckets): Promise<Verdict> {
+  async verify(
+    draft: number[],
+    time: TimeBuckets,
+    ahead: DraftAhead | null = null,
+  ): Promise<Verdict> {
     const before = this.cache.length; // == context.length - 1
     const input = [this.context[this.context.length - 1], ...draft];
     const verdict = this.session.forwardRows
-      ? await this.verifyByRows(input, draft, time)
+      ? await this.verifyByRows(input, draft, time, ahead)
       : await this.verifyByLogits(input, draft, time);
     this.session.truncate(this.cache, before + 1 + verdict.accepted);
     this.context.push(...draft.slice(0, verdict.accepted), verdict.next);
@@ -76,7 +82,12 @@ export class VerifierState {
     return verdict;
   }
 
-  private async verifyByRows(input: number[], draft: number[], time: TimeBuckets) {
+  private async verifyByRows(
+    input: number[],
+    draft: number[],
+    time: TimeBuckets,
+    ahead: DraftAhead | null,
+  ) {
     const output = this.sampling.temperature > 0
       ? {
         kind: "sample" as const,
@@ -89,7 +100,7 @@ export class VerifierState {
         position: this.context.length,
       }
       : { kind: "argmax" as const };
-    const r = await this.session.forwardRows!(this.cache, input, { commit: true }, output);
+    const r = await this.session.forwardRows!(this.cache, input, { commit: true }, output, ahead);
     time.verifier += r.timing.totalMs;
     return verdictOfRows(r.ids, draft);
   }

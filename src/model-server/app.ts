@@ -26,7 +26,13 @@ import type { Logger } from "../log.ts";
 import type { EngineParts } from "../engine/engine.ts";
 import type { ExtensionRule } from "../engine/draft-controller.ts";
 import { extensionByRule } from "../engine/draft-controller.ts";
-import { buildDrafter, type DrafterSpec, specProblem } from "../engine/drafter-spec.ts";
+import {
+  buildDrafter,
+  drafterRoom,
+  type DrafterSpec,
+  specProblem,
+} from "../engine/drafter-spec.ts";
+import { verdictOfRows } from "../engine/verifier.ts";
 import { DRAFTER_CELLS } from "../engine/acceptance-model.ts";
 import { type CostProfile, profilePassCosts } from "../engine/pass-costs.ts";
 import { newTimeBuckets } from "../engine/stats.ts";
@@ -84,6 +90,9 @@ function metadataOf(model: ModelInfo) {
   };
 }
 
+/** Milliseconds to the microsecond: a header need not carry 17 digits. */
+const ms = (x: number) => Math.round(x * 1000) / 1000;
+
 function isInt(v: unknown, min: number, max: number): v is number {
   return Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 }
@@ -135,9 +144,11 @@ function ruleOf(raw: unknown): ExtensionRule {
   const ok = r && typeof r === "object" && numbers(r.acceptance, DRAFTER_CELLS) &&
     numbers(r.verifyMs) && (r.verifyMs as number[]).length <= 1024 &&
     typeof r.passMs === "number" && r.passMs >= 0 && typeof r.roundMs === "number" &&
-    r.roundMs >= 0 && isInt(r.step, 1, 512);
+    r.roundMs >= 0 && isInt(r.step, 1, 512) && typeof r.callMs === "number" && r.callMs >= 0;
   if (!ok) {
-    throw bad("rule must be an extension rule (acceptance, verifyMs, passMs, roundMs, step)");
+    throw bad(
+      "rule must be an extension rule (acceptance, verifyMs, passMs, roundMs, step, callMs)",
+    );
   }
   return r as unknown as ExtensionRule;
 }
@@ -322,6 +333,7 @@ export function createModelServer(
       });
       state = {
         drafter,
+        spec,
         context: [],
         get rule() {
           return holder.rule;
@@ -391,7 +403,68 @@ export function createModelServer(
     return c.body(frame, 200, { "content-type": FRAME_CONTENT_TYPE });
   }
 
+  /**
+   * The next round's draft, made right after a verify pass from its verdict (a fused round), or
+   * null when the drafter session is not in step with the pass (the caller then drafts the usual
+   * way). `keep`: the verifier's cache length before the pass; `tokens`: the pass's input (the
+   * context's last token, then the draft); `ids`: each row's own token.
+   */
+  async function draftAhead(
+    then: Record<string, unknown>,
+    keep: number,
+    tokens: Int32Array,
+    ids: Int32Array,
+  ) {
+    if (typeof then.session !== "string") throw bad("then.session must be a session id");
+    if (!isInt(then.cap, 0, Number.MAX_SAFE_INTEGER) || !isInt(then.maxLen, 0, 512)) {
+      throw bad("then.cap and then.maxLen must be integers");
+    }
+    if (!isInt(then.budget, 0, 1 << 20)) throw bad("then.budget must be an integer");
+    const rule = then.rule === null || then.rule === undefined ? null : ruleOf(then.rule);
+    const ds = sessions.get(then.session);
+    if (typeof ds === "string" || !ds.drafter || ds.busy) return null;
+    const d = ds.drafter;
+    const L = keep + 1; // the verified context: the cache plus the token fed first
+    if (d.context.length !== L) return null;
+    const draft = Array.from(tokens.subarray(1));
+    const verdict = verdictOfRows(ids, draft);
+    const emitted = [...draft.slice(0, verdict.accepted), verdict.next];
+    if (emitted.some((t) => d.spec.eos.includes(t))) return null; // the generation ends
+    const next = L + emitted.length;
+    const model = models[ds.model]!.dir.config;
+    const maxLen = Math.min(
+      then.maxLen,
+      then.budget - emitted.length - 1,
+      parts.verifier.dir.config.maxPositions - next,
+      drafterRoom(model, d.spec.kind, next),
+    );
+    if (maxLen <= 0) return null;
+    ds.busy = true;
+    try {
+      const verified = Math.min(L + verdict.accepted, then.cap);
+      d.drafter.onVerified(verified);
+      d.context.push(...emitted);
+      d.rule = rule;
+      const time = newTimeBuckets();
+      const out = await d.drafter.propose(d.context, maxLen, time);
+      return {
+        header: {
+          from: next,
+          verified,
+          passes: out.passes,
+          drafterMs: ms(time.drafter),
+          policyMs: ms(time.policy),
+        },
+        tokens: Int32Array.from(out.tokens),
+        confidences: Float32Array.from(out.confidences ?? out.tokens.map(() => 0)),
+      };
+    } finally {
+      sessions.settle(ds);
+    }
+  }
+
   app.post("/v1/sessions/:id/forward", async (c) => {
+    const t0 = performance.now();
     const { header: h, sections } = await readFrame(c);
     return await withSession(c.req.param("id"), "pass", async (s) => {
       const loaded = models[s.model]!;
@@ -421,6 +494,13 @@ export function createModelServer(
         }
       }
       const output = outputOf(h);
+      const then = h.then as Record<string, unknown> | undefined;
+      if (then !== undefined && (output === null || output.kind === "topk" || !h.commit)) {
+        throw bad("then (a draft ahead) needs a committed pass of argmax or sample rows");
+      }
+      if (then !== undefined && (then === null || typeof then !== "object")) {
+        throw bad("then must be an object");
+      }
       // checked: from here the call changes the session
       if (keep < s.cache.length) loaded.session.truncate(s.cache, keep);
       const options: ForwardOptions = {
@@ -429,25 +509,28 @@ export function createModelServer(
         ...(positions ? { positions } : {}),
       };
       const r = await loaded.session.forward(s.cache, tokens, options);
-      const header = {
+      const header: Record<string, unknown> = {
         rows: r.rows,
         vocab: r.vocab,
         length: s.cache.length,
-        runMs: r.timing.runMs,
-        totalMs: r.timing.totalMs,
+        runMs: ms(r.timing.runMs),
+        totalMs: ms(r.timing.totalMs),
       };
-      if (!output) return reply(c, "forward", encodeFrame(header, { logits: r.logits }));
+      if (!output) {
+        header.serverMs = ms(performance.now() - t0);
+        return reply(c, "forward", encodeFrame(header, { logits: r.logits }));
+      }
       const reduced = reduceRows(parts.policy, r.logits, r.rows, r.vocab, output);
-      return reply(
-        c,
-        "forward",
-        encodeFrame(
-          header,
-          reduced.probs ? { ids: reduced.ids, probs: reduced.probs } : {
-            ids: reduced.ids,
-          },
-        ),
-      );
+      const out: Frame["sections"] = { ids: reduced.ids };
+      if (reduced.probs) out.probs = reduced.probs;
+      const early = then ? await draftAhead(then, keep, tokens, reduced.ids) : null;
+      if (early) {
+        header.ahead = early.header;
+        out.aheadTokens = early.tokens;
+        out.aheadConfidences = early.confidences;
+      }
+      header.serverMs = ms(performance.now() - t0);
+      return reply(c, "forward", encodeFrame(header, out));
     });
   });
 

@@ -7,6 +7,7 @@
 
 import type { Drafter } from "../engine/drafter.ts";
 import type { ExtensionRule } from "../engine/draft-controller.ts";
+import type { DrafterSpec } from "../engine/drafter-spec.ts";
 import type { KvCache } from "../runtime/types.ts";
 
 export const MODEL_ROLES = ["verifier", "drafter", "ar-drafter"] as const;
@@ -20,7 +21,12 @@ export interface Session {
   readonly model: ModelRole;
   readonly cache: KvCache;
   /** A drafter session's drafter and the context it has been sent; null for a pass session. */
-  readonly drafter: { drafter: Drafter; context: number[]; rule: ExtensionRule | null } | null;
+  readonly drafter: {
+    drafter: Drafter;
+    spec: DrafterSpec;
+    context: number[];
+    rule: ExtensionRule | null;
+  } | null;
   lastUsed: number;
   /** A call is running on it (a second one at once is refused; the TTL skips it). */
   busy: boolean;

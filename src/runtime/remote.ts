@@ -16,6 +16,7 @@
 import type { ModelConfig } from "../model/config.ts";
 import { InferenceError } from "../errors.ts";
 import type {
+  DraftAhead,
   DraftCall,
   DraftChannel,
   DraftReply,
@@ -71,6 +72,18 @@ export class RemoteClient {
     }
     this.url = options.url.replace(/\/+$/, "");
     this.fetch = options.fetch ?? ((...a) => fetch(...a));
+  }
+
+  /** What a call adds to the work it asks for (network, HTTP), a moving average in ms. */
+  overheadMs = 0;
+  private overheadSeen = false;
+
+  /** Records a call's wall time against the time the server says its work took. */
+  observeOverhead(wallMs: number, serverMs: number): void {
+    const x = Math.max(0, wallMs - serverMs);
+    if (!Number.isFinite(x)) return;
+    this.overheadMs = this.overheadSeen ? this.overheadMs + 0.2 * (x - this.overheadMs) : x;
+    this.overheadSeen = true;
   }
 
   /** Runs `p` in the background (drained() waits for it); returns it, settled. */
@@ -234,7 +247,7 @@ export class RemoteModelSession implements ModelSession {
     options: { rows: boolean },
   ) {
     this.backend = `remote (${client.url})`;
-    if (options.rows) this.forwardRows = (c, t, o, out) => this.passRows(c, t, o, out);
+    if (options.rows) this.forwardRows = (c, t, o, out, ahead) => this.passRows(c, t, o, out, ahead);
   }
 
   createCache(): KvCache {
@@ -270,7 +283,10 @@ export class RemoteModelSession implements ModelSession {
       );
     }
     c.length = expected;
-    return { frame, wallMs: performance.now() - t0 };
+    const wallMs = performance.now() - t0;
+    const serverMs = Number(frame.header.serverMs ?? frame.header.totalMs) || 0;
+    this.client.observeOverhead(wallMs, serverMs);
+    return { frame, wallMs };
   }
 
   async forward(
@@ -296,17 +312,42 @@ export class RemoteModelSession implements ModelSession {
     tokens: ArrayLike<number>,
     options: ForwardOptions,
     output: RowOutput,
+    ahead?: DraftAhead | null,
   ): Promise<RowsResult> {
     const { kind, ...rest } = output;
-    const { frame, wallMs } = await this.pass(cache, tokens, options, { output: kind, ...rest });
+    const extra: Record<string, unknown> = { output: kind, ...rest };
+    if (ahead) {
+      const { cap, maxLen, budget, rule } = ahead;
+      extra.then = { session: await ahead.session.id, cap, maxLen, budget, rule };
+    }
+    const { frame, wallMs } = await this.pass(cache, tokens, options, extra);
     const ids = frame.sections.ids;
     if (!(ids instanceof Int32Array)) throw new InferenceError("a pass came back without ids");
     const probs = frame.sections.probs;
+    let aheadMs = 0;
+    const a = frame.header.ahead as Record<string, number> | undefined;
+    const aheadTokens = frame.sections.aheadTokens, aheadConfs = frame.sections.aheadConfidences;
+    if (ahead && a && aheadTokens instanceof Int32Array && aheadConfs instanceof Float32Array) {
+      aheadMs = (Number(a.drafterMs) || 0) + (Number(a.policyMs) || 0);
+      ahead.onDraft(
+        {
+          tokens: Array.from(aheadTokens),
+          confidences: Array.from(aheadConfs),
+          passes: Number(a.passes),
+          drafterMs: Number(a.drafterMs) || 0,
+          policyMs: Number(a.policyMs) || 0,
+          wallMs: aheadMs,
+        },
+        Number(a.from),
+        Number(a.verified),
+      );
+    }
     return {
       rows: Number(frame.header.rows),
       ids,
       probs: probs instanceof Float32Array ? probs : null,
-      timing: timingOf(frame.header, wallMs),
+      // the next round's drafting inside this call is that round's drafter time
+      timing: timingOf(frame.header, wallMs - aheadMs),
     };
   }
 
@@ -343,6 +384,7 @@ export class RemoteDraftChannel implements DraftChannel {
     });
     const client = this.client;
     return {
+      id: session.id,
       async draft(call: DraftCall): Promise<DraftReply> {
         const t0 = performance.now();
         const id = await session.id;
@@ -355,13 +397,17 @@ export class RemoteDraftChannel implements DraftChannel {
         if (!(tokens instanceof Int32Array) || !(confidences instanceof Float32Array)) {
           throw new InferenceError("a draft came back without tokens and confidences");
         }
+        const drafterMs = Number(frame.header.drafterMs) || 0;
+        const policyMs = Number(frame.header.policyMs) || 0;
+        const wallMs = performance.now() - t0;
+        client.observeOverhead(wallMs, drafterMs + policyMs);
         return {
           tokens: Array.from(tokens),
           confidences: Array.from(confidences),
           passes: Number(frame.header.passes),
-          drafterMs: Number(frame.header.drafterMs),
-          policyMs: Number(frame.header.policyMs),
-          wallMs: performance.now() - t0,
+          drafterMs,
+          policyMs,
+          wallMs,
         };
       },
       release: () => session.release(),

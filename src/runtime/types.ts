@@ -99,6 +99,7 @@ export interface ModelSession {
     tokens: ArrayLike<number>,
     options: ForwardOptions,
     output: RowOutput,
+    ahead?: DraftAhead | null,
   ): Promise<RowsResult>;
   /** Keeps the first `length` positions (verification rejected the rest); never re-runs the model. */
   truncate(cache: KvCache, length: number): void;
@@ -131,8 +132,28 @@ export interface DraftReply {
   wallMs: number;
 }
 
+/**
+ * A draft for the next round that the model server runs right after a verify pass, from that
+ * pass's verdict: the next draft comes back with this verdict, so a round costs one round trip.
+ * Only for a verify pass of reduced rows, and a drafter session whose context is the pass's.
+ */
+export interface DraftAhead {
+  session: DraftSessionHandle;
+  /** The drafter's verified prefix is at most this (the part of its own draft it proposed). */
+  cap: number;
+  maxLen: number;
+  /** Tokens the request may still emit, this round included. */
+  budget: number;
+  /** The controller's extension rule, when it decides extensions. */
+  rule: unknown | null;
+  /** Receives the draft, with the context length it continues and the prefix the server cut to. */
+  onDraft(reply: DraftReply, from: number, verified: number): void;
+}
+
 /** A drafter running beside its model on another host, one session per request. */
 export interface DraftSessionHandle {
+  /** The session's id on the server. */
+  readonly id: Promise<string>;
   draft(call: DraftCall): Promise<DraftReply>;
   /** Frees the session on the host (asynchronously; never throws). */
   release(): void;
