@@ -1,7 +1,7 @@
 // The draft-length controller's decisions with synthetic costs and acceptance.
 import assert from "node:assert/strict";
 import { AcceptanceModel, AcceptancePrior } from "../src/engine/acceptance-model.ts";
-import { bestLength, DraftController } from "../src/engine/draft-controller.ts";
+import { bestLength, DraftController, extensionByRule } from "../src/engine/draft-controller.ts";
 import { type CostProfile, paperCosts, PassCosts, RowCurve } from "../src/engine/pass-costs.ts";
 
 /** A CPU-like profile: a verify pass grows by `perRow` ms per row. */
@@ -108,4 +108,43 @@ Deno.test("pass costs: a curve interpolates, in-flight timings correct it, const
   fixed.observe("verify", 1000, 1);
   assert.equal(fixed.verifyMs(1, false), 52.6);
   assert.equal(fixed.verifyMs(61, true), 52.6, "the paper's verify step is flat in its rows");
+});
+
+Deno.test("pass costs: a call's round trip is priced on every pass and kept out of the factors", () => {
+  let rtt = 20;
+  const costs = new PassCosts({ ...steepCosts(0.1), callMs: () => rtt });
+  assert.equal(costs.verifyMs(1, false), 3 + 20);
+  // timings that include the round trip leave the profile's factor at 1
+  for (let i = 0; i < 100; i++) costs.observe("verify", 3 + 20, 1);
+  assert.ok(Math.abs(costs.factors.verify - 1) < 1e-9);
+  rtt = 50;
+  assert.equal(costs.verifyMs(1, false), 53, "the live round trip, not the one at start");
+  // with a round trip that dwarfs the rows, the window grows as on the paper's GPU
+  const far = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
+  const near = new DraftController(
+    new PassCosts(steepCosts(0.1)),
+    AcceptanceModel.fresh(),
+    "dllm",
+    8,
+  );
+  const tokens = drafterTokens(Array(24).fill(0.8));
+  assert.ok(far.choose(tokens, 1.5, true).k > near.choose(tokens, 1.5, true).k);
+});
+
+Deno.test("controller: the extension rule sent to a model server decides as the controller does", () => {
+  const costs = new PassCosts({ ...steepCosts(0.2), callMs: () => 10 });
+  const ctl = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
+  const decide = extensionByRule(ctl.extensionRule(8, 64));
+  for (const conf of [0.3, 0.6, 0.9, 0.99]) {
+    for (const n of [8, 16, 32]) {
+      const confs = Array(n).fill(conf);
+      for (const spent of [1.5, 6]) {
+        assert.equal(
+          decide(confs, spent),
+          ctl.extend(drafterTokens(confs), 8, spent + 10),
+          `conf ${conf}, ${n} tokens, ${spent} ms spent`,
+        );
+      }
+    }
+  }
 });

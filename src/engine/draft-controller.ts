@@ -105,6 +105,8 @@ export interface ExtensionRule {
   roundMs: number;
   /** Tokens one drafter pass drafts. */
   step: number;
+  /** What the draft's call costs besides its passes (a round trip), already spent. */
+  callMs: number;
 }
 
 /** The extension decision of a rule: (confidences of the draft so far, ms spent) => extend? */
@@ -120,7 +122,7 @@ export function extensionByRule(
       probabilities,
       confidences.map((confidence) => ({ source: "drafter" as const, confidence })),
       rule.step,
-      spentMs,
+      spentMs + rule.callMs,
       rule.passMs,
       verifyMs,
       rule.roundMs,
@@ -157,7 +159,8 @@ export class DraftController {
       costs.roundMs(),
     );
     this.drafterTokens = this.longTokens = guess.expected;
-    this.drafterMs = this.longMs = pass + costs.verifyMs(guess.k + 1, true) + costs.roundMs();
+    this.drafterMs = this.longMs = pass + costs.callMs() + costs.verifyMs(guess.k + 1, true) +
+      costs.roundMs();
   }
 
   /** Cost of one drafter pass. */
@@ -227,6 +230,7 @@ export class DraftController {
       passMs: this.passMs(),
       roundMs: this.costs.roundMs(),
       step,
+      callMs: this.costs.callMs(),
     };
   }
 

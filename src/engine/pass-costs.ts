@@ -57,6 +57,12 @@ export interface CostProfile {
   roundMs: number;
   /** false: the costs are constants (a latency model) and in-flight timings do not move them. */
   adaptive: boolean;
+  /**
+   * What each call to the runtime adds to its pass, live (a remote runtime's round trip):
+   * added to every pass's price, and taken out of observed timings before they correct the
+   * profile. Absent: 0.
+   */
+  callMs?: () => number;
 }
 
 /** The paper's latency model (A6000, vLLM): a flat verifier step and a 6.1 ms drafter pass. */
@@ -87,15 +93,22 @@ export class PassCosts {
 
   /** A verify pass over `rows` rows, after a drafter pass or not. */
   verifyMs(rows: number, afterDraft: boolean): number {
-    return this.profile.verify.at(rows) * this.factor[afterDraft ? "verifyAfterDraft" : "verify"];
+    const factor = this.factor[afterDraft ? "verifyAfterDraft" : "verify"];
+    return this.profile.verify.at(rows) * factor + this.callMs();
   }
 
+  /** A drafter pass; a draft's first pass also pays the call (passes after it do not). */
   denoiseMs(): number {
     return (this.profile.denoiseMs ?? Infinity) * this.factor.denoise;
   }
 
   arStepMs(): number {
     return (this.profile.arStepMs ?? Infinity) * this.factor.arStep;
+  }
+
+  /** What one call to the runtime adds (0 in process). */
+  callMs(): number {
+    return this.profile.callMs?.() ?? 0;
   }
 
   roundMs(): number {
@@ -113,7 +126,10 @@ export class PassCosts {
       ? this.profile.arStepMs
       : this.profile.roundMs;
     if (!base || !Number.isFinite(base)) return;
-    const ratio = Math.min(10, Math.max(0.1, ms / base));
+    // a verify timing includes its call; callers take the call out of drafter timings (one call
+    // serves a whole draft)
+    const call = kind === "verify" || kind === "verifyAfterDraft" ? this.callMs() : 0;
+    const ratio = Math.min(10, Math.max(0.1, (ms - call) / base));
     this.factor[kind] += EMA * (ratio - this.factor[kind]);
   }
 

@@ -44,8 +44,8 @@ async function roundTripMs(client: RemoteClient): Promise<number> {
 }
 
 /**
- * The server's pass costs plus one round trip per pass, as this engine will see them; the
- * engine's in-flight corrections take over from there.
+ * The server's pass costs, plus what each call adds as this engine sees it: measured at start,
+ * then kept current from every call (RemoteClient.overheadMs).
  */
 async function remoteCosts(client: RemoteClient): Promise<CostProfile> {
   const p = await client.json<{
@@ -54,13 +54,14 @@ async function remoteCosts(client: RemoteClient): Promise<CostProfile> {
     arStepMs: number | null;
     roundMs: number;
   }>("GET", "/v1/costs", undefined, true);
-  const rtt = await roundTripMs(client);
+  client.observeOverhead(await roundTripMs(client), 0);
   return {
-    verify: new RowCurve(p.verify.map(([rows, ms]) => [rows, ms + rtt])),
-    denoiseMs: p.denoiseMs === null ? null : p.denoiseMs + rtt,
-    arStepMs: p.arStepMs === null ? null : p.arStepMs + rtt,
+    verify: new RowCurve(p.verify),
+    denoiseMs: p.denoiseMs,
+    arStepMs: p.arStepMs,
     roundMs: p.roundMs,
     adaptive: true,
+    callMs: () => client.overheadMs,
   };
 }
 
