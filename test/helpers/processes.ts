@@ -119,6 +119,24 @@ export function startModelServer(
   );
 }
 
+/** The all-in-one Deno server (engine and models in one process) on the bundled models. */
+export function startApiServer(env: Record<string, string> = {}): Promise<Process> {
+  const port = freePort();
+  return spawn(
+    DENO,
+    ["run", "-A", "src/cli/serve.ts"],
+    {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      FAILFAST_LOG_LEVEL: "warn",
+      ...env,
+    },
+    port,
+    "/health",
+    60_000,
+  );
+}
+
 /** The worker under `wrangler dev`, its model server at `remoteUrl`. */
 export function startWorker(
   remoteUrl: string,
