@@ -335,3 +335,53 @@ Deno.test("model server: a round costs one call, the next draft riding on the ve
     await s.stop();
   }
 });
+
+Deno.test({
+  name: "model server: on onnxruntime-web's WebGPU backend it serves the same greedy output",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (!("gpu" in navigator)) {
+      throw new Error(
+        "navigator.gpu is missing: install mesa-vulkan-drivers for the software adapter",
+      );
+    }
+    const gpuConfig = testConfig({
+      modelServerKey: KEY,
+      backend: "ort-web-webgpu",
+      arDrafterDir: "",
+    });
+    const gpuParts = await openModels(gpuConfig, silentLog);
+    const handle = createModelServer({ config: gpuConfig, log: silentLog, parts: gpuParts });
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handle.fetch);
+    const p = await parts();
+    const config = testConfig({
+      remoteUrl: `http://127.0.0.1:${server.addr.port}`,
+      remoteKey: KEY,
+      backend: "remote",
+      // software Vulkan is slow: no cost profile, and time for a pass
+      controller: "fixed",
+      remoteTimeoutMs: 120_000,
+    });
+    const local = new FailFastEngine(p, config, silentLog, { owns: "none" });
+    const remote = await openRemoteEngine(config, silentLog, p.policy);
+    try {
+      for (const strategy of ["ar", "failfast"] as const) {
+        const req = () =>
+          chat("Tom has 3 apples and buys 5 more. How many apples does he have?", {
+            maxTokens: 32,
+            temperature: 0,
+            strategy,
+          });
+        const want = await collect(local.generate(req()));
+        const got = await collect(remote.generate(req()));
+        assert.equal(got.text, want.text, strategy);
+      }
+    } finally {
+      await remote.close();
+      handle.close();
+      await server.shutdown();
+      await Promise.all([gpuParts.verifier.session.close(), gpuParts.drafter?.session.close()]);
+    }
+  },
+});
