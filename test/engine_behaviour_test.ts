@@ -112,6 +112,21 @@ Deno.test({
     // the last round may be cut by EOS or max_tokens
     assert.ok(emittedByRounds >= s.completionTokens && emittedByRounds <= s.completionTokens + 70);
     assert.equal(s.acceptedLengthCounts.reduce((a, b) => a + b, 0), s.rounds);
+    // the histogram by draft length holds every drafting round and every accepted token
+    const byLength = Object.entries(s.acceptedByDraftLength);
+    const draftingRounds = s.rounds - (s.draftLengthCounts[0] ?? 0);
+    assert.equal(
+      byLength.reduce((n, [, row]) => n + row.reduce((a, b) => a + b, 0), 0),
+      draftingRounds,
+    );
+    assert.equal(
+      byLength.reduce((n, [k, row]) => n + Number(k) * row.reduce((a, b) => a + b, 0), 0),
+      s.draftedTokens,
+    );
+    assert.equal(
+      byLength.reduce((n, [, row]) => n + row.reduce((a, c, acc) => a + c * acc, 0), 0),
+      s.acceptedTokens,
+    );
     assert.ok(s.drafterPasses >= s.rounds);
     assert.ok(s.timeMs.total >= s.timeMs.drafter + s.timeMs.verifier);
     let drafted = 0;

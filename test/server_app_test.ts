@@ -266,6 +266,26 @@ Deno.test("server app: /metrics exposes requests, tokens, drafted/accepted, hist
   has("failfast_ready 1");
 });
 
+Deno.test("server app: /metrics also speaks vLLM's speculative-decoding counters", async () => {
+  const { request } = setup();
+  // rounds (drafted, accepted): (10, 9), (20, 14), (10, 0), (10, 2)
+  const body = await (await postJson(request, CHAT, { messages, max_tokens: 29 })).json();
+  assert.deepEqual(body.usage.speculative.accepted_by_draft_length, {
+    10: [1, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0],
+    20: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+  });
+  const text = await (await request("/metrics")).text();
+  const has = (line: string) => assert.ok(text.includes(line), `missing: ${line}\n${text}`);
+  const labels = 'engine="0",model_name="tiny-gsm"';
+  has(`vllm:spec_decode_num_drafts_total{${labels}} 4`);
+  has(`vllm:spec_decode_num_draft_tokens_total{${labels}} 50`);
+  has(`vllm:spec_decode_num_accepted_tokens_total{${labels}} 25`);
+  has(`vllm:spec_decode_num_accepted_tokens_per_pos_total{${labels},position="0"} 3`);
+  has(`vllm:spec_decode_num_accepted_tokens_per_pos_total{${labels},position="2"} 2`);
+  has(`vllm:spec_decode_num_accepted_tokens_per_pos_total{${labels},position="13"} 1`);
+  assert.ok(!text.includes('position="14"'), "no round accepted a 15th token");
+});
+
 Deno.test("server app: beyond the concurrency and queue limits the answer is 429 with Retry-After", async () => {
   const engine = new FakeEngine({ roundDelayMs: 20, naturalLength: 1000, contextLength: 1e6 });
   const { handle, request } = setup(

@@ -59,6 +59,7 @@ export class StatsCollector {
     let drafted = 0, accepted = 0, maxAccepted = 0, drafterPasses = 0, verifierPasses = 0;
     const counts: number[] = [];
     const draftLengths: number[] = [];
+    const byDraftLength: Record<number, number[]> = {};
     const draftedBySource = emptySourceCounts();
     const acceptedBySource = emptySourceCounts();
     for (const r of this.rounds) {
@@ -66,6 +67,10 @@ export class StatsCollector {
       addSourceCounts(acceptedBySource, r.acceptedBySource);
       while (draftLengths.length <= r.drafted) draftLengths.push(0);
       draftLengths[r.drafted]++;
+      if (r.drafted > 0) {
+        const row = byDraftLength[r.drafted] ??= new Array(r.drafted + 1).fill(0);
+        row[Math.min(r.accepted, r.drafted)]++;
+      }
       drafted += r.drafted;
       accepted += r.accepted;
       maxAccepted = Math.max(maxAccepted, r.accepted);
@@ -94,6 +99,7 @@ export class StatsCollector {
       draftedBySource,
       acceptedBySource,
       draftLengthCounts: draftLengths,
+      acceptedByDraftLength: byDraftLength,
       timeMs: {
         total,
         prefill,

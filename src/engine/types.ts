@@ -115,6 +115,11 @@ export interface GenerationStats {
   acceptedBySource: SourceCounts;
   /** Histogram: draftLengthCounts[k] = rounds that proposed k draft tokens (0: a plain step). */
   draftLengthCounts: number[];
+  /**
+   * Accepted draft tokens by draft length: acceptedByDraftLength[k][a] = rounds that proposed k
+   * tokens (k >= 1) and had a of them accepted.
+   */
+  acceptedByDraftLength: Record<number, number[]>;
   timeMs: {
     total: number;
     prefill: number;

@@ -187,7 +187,7 @@ export function createServer(deps: ServerDeps): ServerHandle {
     queueDepth: () => limiter.queued,
     active: () => limiter.active,
     ready: () => engine !== null,
-  });
+  }, { model_name: config.modelName, engine: "0" });
 
   const endFlight = (ac: AbortController) => {
     flights.delete(ac);

@@ -127,12 +127,37 @@ export class Metrics {
     LENGTH_BUCKETS,
   );
 
+  /**
+   * The speculative-decoding counters vLLM exposes (llama.cpp mirrors them), under vLLM's names
+   * and labels, so that dashboards built for vLLM read this server unchanged: drafts (rounds that
+   * proposed a draft), draft tokens, accepted tokens, and accepted tokens by position in the
+   * draft (position 0 is the first draft token).
+   */
+  readonly vllmDrafts = new Counter(
+    "vllm:spec_decode_num_drafts_total",
+    "Number of spec decoding drafts (vLLM's name).",
+  );
+  readonly vllmDraftTokens = new Counter(
+    "vllm:spec_decode_num_draft_tokens_total",
+    "Number of draft tokens (vLLM's name).",
+  );
+  readonly vllmAcceptedTokens = new Counter(
+    "vllm:spec_decode_num_accepted_tokens_total",
+    "Number of accepted tokens (vLLM's name).",
+  );
+  readonly vllmAcceptedPerPosition = new Counter(
+    "vllm:spec_decode_num_accepted_tokens_per_pos_total",
+    "Accepted tokens per draft position (vLLM's name).",
+  );
+
   constructor(
     private readonly gauges: {
       queueDepth: () => number;
       active: () => number;
       ready: () => boolean;
     },
+    /** vLLM's labels of the served model (model_name, engine). */
+    private readonly vllmLabels: Record<string, string> = { model_name: "", engine: "0" },
   ) {}
 
   /** Records the statistics of one finished generation. */
@@ -156,6 +181,19 @@ export class Metrics {
     stats.draftLengthCounts.forEach((count, k) => {
       if (count) this.draftLength.observe(k, strategy, count);
     });
+    const v = this.vllmLabels;
+    for (const [k, row] of Object.entries(stats.acceptedByDraftLength)) {
+      const drafts = row.reduce((a, b) => a + b, 0);
+      this.vllmDrafts.inc(v, drafts);
+      this.vllmDraftTokens.inc(v, drafts * Number(k));
+      row.forEach((rounds, accepted) => {
+        if (!rounds) return;
+        this.vllmAcceptedTokens.inc(v, rounds * accepted);
+        for (let p = 0; p < accepted; p++) {
+          this.vllmAcceptedPerPosition.inc({ ...v, position: String(p) }, rounds);
+        }
+      });
+    }
   }
 
   /** The Prometheus text body. */
@@ -180,6 +218,10 @@ export class Metrics {
       ...this.queueSeconds.render(),
       ...this.draftLength.render(),
       ...this.acceptedLength.render(),
+      ...this.vllmDrafts.render(),
+      ...this.vllmDraftTokens.render(),
+      ...this.vllmAcceptedTokens.render(),
+      ...this.vllmAcceptedPerPosition.render(),
       ...gauge("failfast_queue_depth", "Requests waiting for a slot.", this.gauges.queueDepth()),
       ...gauge("failfast_active_generations", "Generations running.", this.gauges.active()),
       ...gauge("failfast_ready", "1 once the models are loaded.", this.gauges.ready() ? 1 : 0),

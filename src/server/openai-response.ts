@@ -37,6 +37,8 @@ export interface SpeculativeUsage {
   accepted_by_source: SourceCounts;
   /** draft_length_counts[k] = rounds that proposed k draft tokens (0: a plain decoding step). */
   draft_length_counts: number[];
+  /** accepted_by_draft_length[k][a] = rounds that proposed k tokens and had a accepted. */
+  accepted_by_draft_length: Record<number, number[]>;
   time_ms: GenerationStats["timeMs"];
 }
 
@@ -70,6 +72,7 @@ export function usageOf(stats: GenerationStats): Usage {
       drafted_by_source: { ...stats.draftedBySource },
       accepted_by_source: { ...stats.acceptedBySource },
       draft_length_counts: stats.draftLengthCounts.map((c) => c ?? 0),
+      accepted_by_draft_length: stats.acceptedByDraftLength,
       time_ms: Object.fromEntries(
         Object.entries(stats.timeMs).map(([k, v]) => [k, round3(v)]),
       ) as GenerationStats["timeMs"],

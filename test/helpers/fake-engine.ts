@@ -148,6 +148,7 @@ export class FakeEngine implements Engine {
       (strategy === "ar" ? [{ drafted: 0, accepted: 0 }] : DEFAULT_ROUNDS);
     const limit = Math.min(request.maxTokens, this.options.naturalLength ?? 40);
     const counts: number[] = [];
+    const byDraftLength: Record<number, number[]> = {};
     let emitted = 0;
     let text = "";
     let rounds = 0;
@@ -188,6 +189,10 @@ export class FakeEngine implements Engine {
         accepted += acceptedDraft;
         maxAccepted = Math.max(maxAccepted, acceptedDraft);
         counts[n] = (counts[n] ?? 0) + 1;
+        if (r.drafted > 0) {
+          const row = byDraftLength[r.drafted] ??= new Array(r.drafted + 1).fill(0);
+          row[Math.min(acceptedDraft, r.drafted)]++;
+        }
         emitted += n;
         let stopped = false;
         for (const s of request.stop ?? []) {
@@ -231,6 +236,7 @@ export class FakeEngine implements Engine {
         draftedBySource: { drafter: drafted, context: 0, history: 0 },
         acceptedBySource: { drafter: accepted, context: 0, history: 0 },
         draftLengthCounts: [],
+        acceptedByDraftLength: byDraftLength,
         timeMs: { total, prefill: 0, drafter: 0, verifier: 0, policy: 0, other: total },
       };
       if (finishReason === "cancelled") this.cancelled++;
