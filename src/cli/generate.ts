@@ -11,6 +11,7 @@ import { ConfigError, InvalidRequestError } from "../errors.ts";
 import { Logger, type LogLevel } from "../log.ts";
 import type { GenerateRequest, GenerationStats } from "../engine/types.ts";
 import { loadCreateEngine } from "./engine-factory.ts";
+import { ensurePolicyBuilt } from "./policy-build.ts";
 
 export const USAGE = `Usage: deno task generate [options] "prompt"
 
@@ -248,6 +249,15 @@ export async function main(args: string[]): Promise<number> {
   const level: LogLevel = Deno.env.get("FAILFAST_LOG_LEVEL") ? config.logLevel : "warn";
   const log = new Logger(level);
   const request = requestOf(options, config);
+  // One request, one strategy: a drafter it does not use is not loaded.
+  const strategy = request.strategy ?? config.strategy;
+  config = {
+    ...config,
+    drafterDir: strategy === "failfast" || strategy === "dllm-fixed" ? config.drafterDir : "",
+    arDrafterDir: strategy === "ar-draft" ? config.arDrafterDir : "",
+    // the default strategy must be one this engine can run
+    strategy,
+  };
 
   const ac = new AbortController();
   const onSigint = () => ac.abort();
@@ -255,6 +265,7 @@ export async function main(args: string[]): Promise<number> {
   const indicator = progress(Deno.stderr.isTerminal());
   let engine;
   try {
+    await ensurePolicyBuilt((msg) => indicator.update(msg));
     const createEngine = await loadCreateEngine();
     engine = await createEngine(config, log, { onProgress: (msg) => indicator.update(msg) });
   } catch (e) {

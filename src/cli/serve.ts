@@ -10,6 +10,7 @@ import { ConfigError } from "../errors.ts";
 import { Logger } from "../log.ts";
 import { serve } from "../server/serve.ts";
 import { type ClosableEngine, loadCreateEngine } from "./engine-factory.ts";
+import { ensurePolicyBuilt } from "./policy-build.ts";
 import { serveModelServer } from "./serve-model-server.ts";
 
 let config;
@@ -20,6 +21,13 @@ try {
   Deno.exit(e instanceof ConfigError ? 2 : 1);
 }
 const log = new Logger(config.logLevel);
+
+try {
+  await ensurePolicyBuilt((msg) => log.info(msg));
+} catch (e) {
+  log.error("start-up failed", { reason: (e as Error).message });
+  Deno.exit(1);
+}
 
 if (config.role === "model-server") {
   let server;

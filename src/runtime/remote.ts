@@ -247,7 +247,9 @@ export class RemoteModelSession implements ModelSession {
     options: { rows: boolean },
   ) {
     this.backend = `remote (${client.url})`;
-    if (options.rows) this.forwardRows = (c, t, o, out, ahead) => this.passRows(c, t, o, out, ahead);
+    if (options.rows) {
+      this.forwardRows = (c, t, o, out, ahead) => this.passRows(c, t, o, out, ahead);
+    }
   }
 
   createCache(): KvCache {
