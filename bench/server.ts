@@ -17,7 +17,8 @@ import { parseArgs } from "node:util";
 import { loadConfig, STRATEGIES, type Strategy } from "../src/config.ts";
 import { Logger } from "../src/log.ts";
 import type { GenerateRequest } from "../src/engine/types.ts";
-import { type ClosableEngine, loadCreateEngine } from "../src/cli/engine-factory.ts";
+import type { FailFastEngine } from "../src/engine/engine.ts";
+import { createEngine } from "../src/platform/deno.ts";
 import { median, writeResults } from "./results.ts";
 
 const QUESTIONS = [
@@ -39,7 +40,7 @@ interface Run {
   text: string;
 }
 
-async function viaEngine(engine: ClosableEngine, request: GenerateRequest): Promise<Run> {
+async function viaEngine(engine: FailFastEngine, request: GenerateRequest): Promise<Run> {
   const t0 = performance.now();
   let ttft = NaN;
   let text = "";
@@ -143,7 +144,7 @@ export async function runServerBench(
   const maxTokens = options.maxTokens ?? 128;
   const prompts = QUESTIONS.slice(0, options.prompts ?? QUESTIONS.length);
   const reps = options.reps ?? 5;
-  const engine = await (await loadCreateEngine())(config, log, {
+  const engine = await createEngine(config, log, {
     onProgress: (m) => console.error(`loading: ${m}`),
   });
   const server = await startServer();

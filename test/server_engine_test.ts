@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { loadConfig } from "../src/config.ts";
 import type { GenerateRequest } from "../src/engine/types.ts";
-import { type ClosableEngine, loadCreateEngine } from "../src/cli/engine-factory.ts";
+import type { FailFastEngine } from "../src/engine/engine.ts";
+import { createEngine } from "../src/platform/deno.ts";
 import { serve } from "../src/server/serve.ts";
 import { silentLog } from "./helpers/server.ts";
 
@@ -43,13 +44,13 @@ const QUESTIONS = [
 ];
 const MAX_TOKENS = 32;
 
-let shared: Promise<ClosableEngine> | null = null;
-function engineOnce(): Promise<ClosableEngine> {
-  shared ??= loadCreateEngine().then((create) => create(testConfig(), silentLog));
+let shared: Promise<FailFastEngine> | null = null;
+function engineOnce(): Promise<FailFastEngine> {
+  shared ??= createEngine(testConfig(), silentLog);
   return shared;
 }
 
-async function engineText(engine: ClosableEngine, request: GenerateRequest): Promise<string> {
+async function engineText(engine: FailFastEngine, request: GenerateRequest): Promise<string> {
   let text = "";
   for await (const ev of engine.generate(request)) if (ev.type === "delta") text += ev.text;
   return text;
@@ -219,7 +220,7 @@ Deno.test({
     }).output();
     const stderr = new TextDecoder().decode(gen.stderr);
     assert.equal(gen.code, 0, stderr);
-    const engine = await loadCreateEngine().then((c) => c(testConfig(), silentLog));
+    const engine = await createEngine(testConfig(), silentLog);
     try {
       const direct = await engineText(engine, {
         messages: [{ role: "user", content: question }],

@@ -10,7 +10,7 @@ import { type Config, loadConfig, STRATEGIES, type Strategy } from "../config.ts
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import { Logger, type LogLevel } from "../log.ts";
 import type { GenerateRequest, GenerationStats } from "../engine/types.ts";
-import { loadCreateEngine } from "./engine-factory.ts";
+import { createEngine } from "../platform/deno.ts";
 import { ensurePolicyBuilt } from "./policy-build.ts";
 
 export const USAGE = `Usage: deno task generate [options] "prompt"
@@ -266,7 +266,6 @@ export async function main(args: string[]): Promise<number> {
   let engine;
   try {
     await ensurePolicyBuilt((msg) => indicator.update(msg));
-    const createEngine = await loadCreateEngine();
     engine = await createEngine(config, log, { onProgress: (msg) => indicator.update(msg) });
   } catch (e) {
     indicator.stop();

@@ -9,7 +9,8 @@ import { loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { Logger } from "../log.ts";
 import { serve } from "../server/serve.ts";
-import { type ClosableEngine, loadCreateEngine } from "./engine-factory.ts";
+import type { FailFastEngine } from "../engine/engine.ts";
+import { createEngine } from "../platform/deno.ts";
 import { ensurePolicyBuilt } from "./policy-build.ts";
 import { serveModelServer } from "./serve-model-server.ts";
 
@@ -54,10 +55,10 @@ if (config.role === "model-server") {
   Deno.exit(0);
 }
 
-let engine: ClosableEngine | null = null;
-const enginePromise = loadCreateEngine().then((createEngine) =>
-  createEngine(config, log, { onProgress: (msg) => log.info("loading", { msg }) })
-).then((e) => {
+let engine: FailFastEngine | null = null;
+const enginePromise = createEngine(config, log, {
+  onProgress: (msg) => log.info("loading", { msg }),
+}).then((e) => {
   engine = e;
   log.info("engine ready", { model: e.modelName, context_length: e.contextLength });
   return e;

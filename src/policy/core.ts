@@ -7,8 +7,9 @@
  * and pass that view back. One `PolicyCore` serves many requests; per-request state (the PRNG)
  * lives in a `RngState` that the caller keeps.
  *
- * Loaders for each platform live beside this file (load-deno.ts, load-node.ts,
- * load-workers.ts, load-browser.ts); all return a `PolicyCore`.
+ * Each host's loader lives beside this file (load-deno.ts reads the file, load-workers.ts takes
+ * the module wrangler compiled); both return a `PolicyCore`, and any other host needs only
+ * `PolicyCore.fromBytes` or `fromModule`.
  */
 
 import { PolicyInputError } from "../errors.ts";
