@@ -4,16 +4,13 @@
  */
 
 import type { Controller, Strategy } from "../config.ts";
+import type { ChatMessage } from "../model/tokenizer.ts";
 import type { DraftSource } from "./draft-merge.ts";
+
+export type { ChatMessage };
 
 /** Token counts by the source that drafted them. */
 export type SourceCounts = Record<DraftSource, number>;
-
-/** One chat message (OpenAI shape; content is plain text). */
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
 
 /** Per-request strategy parameters; unset fields take the server's configured defaults. */
 export interface StrategyParams {

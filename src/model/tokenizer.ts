@@ -7,7 +7,12 @@
 import { Tokenizer } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
 import { ModelLoadError } from "../errors.ts";
-import type { ChatMessage } from "../engine/types.ts";
+
+/** One chat message (OpenAI shape; content is plain text), as the chat template renders it. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
 
 export class TextTokenizer {
   private readonly tokenizer: Tokenizer;
