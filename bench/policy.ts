@@ -10,6 +10,7 @@
  *   deno task bench:policy [--reps 15]
  */
 
+import { parseArgs } from "node:util";
 import { loadPolicy } from "../src/policy/load-deno.ts";
 import {
   refArgmax,
@@ -21,7 +22,11 @@ import {
 import { median, writeResults } from "./results.ts";
 
 const VOCAB = 151_936;
-const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1]) || 15;
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: { reps: { type: "string", default: "15" } },
+});
+const reps = Number(args.reps);
 
 const core = await loadPolicy();
 

@@ -16,20 +16,22 @@
  *   deno task bench:runtime [--backends ort-node,ort-web-wasm,ort-web-webgpu] [--reps 30]
  */
 
+import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config.ts";
 import { loadModelDir } from "../src/model/model-dir.ts";
 import { openModel, type RuntimeOptions } from "../src/runtime/create.ts";
 import type { ModelSession } from "../src/runtime/types.ts";
 import { median, writeResults } from "./results.ts";
 
-const arg = (name: string) => {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
-};
-const reps = Number(arg("reps") ?? 30);
-const backends = (arg("backends") ?? "ort-node,ort-web-wasm").split(
-  ",",
-) as RuntimeOptions["backend"][];
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    reps: { type: "string", default: "30" },
+    backends: { type: "string", default: "ort-node,ort-web-wasm" },
+  },
+});
+const reps = Number(args.reps);
+const backends = args.backends!.split(",") as RuntimeOptions["backend"][];
 const config = loadConfig();
 const verifierDir = await loadModelDir(config.verifierDir, "ar");
 const drafterDir = await loadModelDir(config.drafterDir, "dllm");
