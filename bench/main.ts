@@ -2,8 +2,8 @@
  * `deno task bench`: runs every benchmark in turn, each in its own process (so one's memory and
  * JIT state do not colour the next): policy core, forward passes per backend, strategies end to
  * end, and the server's streaming overhead. Arguments after `--` go to the strategy benchmark
- * (e.g. `deno task bench -- --count 10`); `--only policy,runtime,strategies,server` picks parts.
- * Results land in bench/results/.
+ * (e.g. `deno task bench -- --count 10`); `--only policy,runtime,strategies,server,figures` picks
+ * parts. Results land in bench/results/, the figures drawn from them in bench/results/figures/.
  */
 
 const parts = ["policy", "runtime", "strategies", "server"];
@@ -25,5 +25,15 @@ for (const part of parts.filter((p) => only.includes(p))) {
     console.error(`bench ${part} failed with exit code ${code}`);
     failed++;
   }
+}
+// the figures, from whatever results the parts above left
+if (only.includes("figures") || onlyAt < 0) {
+  console.error("\n== bench: figures ==");
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./figures.ts", import.meta.url).pathname],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (code !== 0) failed++;
 }
 Deno.exit(failed ? 1 : 0);

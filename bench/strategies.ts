@@ -328,14 +328,23 @@ const enginePaper = list.some((v) => v.paperCosts)
 const totals = new Map(list.map((v) => [v.name, emptyTotals()]));
 const outputs = new Map<string, string>();
 
+/** A generation's rounds: draft tokens proposed and accepted in each. */
+interface Trace {
+  drafted: number[];
+  accepted: number[];
+}
+/** The first question's rounds, per variant (the figures draw them). */
+const traces = new Map<string, Trace>();
+
 async function runOne(
   v: Variant,
   q: string,
   index: number,
-): Promise<{ stats: GenerationStats; ms: number; tokens: number[] }> {
+): Promise<{ stats: GenerationStats; ms: number; tokens: number[]; trace: Trace }> {
   const t0 = performance.now();
   let stats: GenerationStats | undefined;
   const tokens: number[] = [];
+  const trace: Trace = { drafted: [], accepted: [] };
   for await (
     const ev of (v.int8 ? engineInt8! : v.paperCosts ? enginePaper! : engine).generate({
       messages: [{ role: "user", content: q }],
@@ -347,10 +356,15 @@ async function runOne(
       cacheScope: index < 0 ? "warm-up" : v.historyWarm ? v.name : `${v.name} #${index}`,
     })
   ) {
-    if (ev.type === "delta") tokens.push(...ev.tokens);
-    else stats = ev.stats;
+    if (ev.type === "delta") {
+      tokens.push(...ev.tokens);
+      if (ev.tokens.length > 0) { // one delta per round (a text tail carries no tokens)
+        trace.drafted.push(ev.drafted);
+        trace.accepted.push(ev.acceptedDraft);
+      }
+    } else stats = ev.stats;
   }
-  return { stats: stats!, ms: performance.now() - t0, tokens };
+  return { stats: stats!, ms: performance.now() - t0, tokens, trace };
 }
 
 console.error(
@@ -371,6 +385,7 @@ for (const [i, q] of questions.entries()) {
       if (!capped) finishedQuestions++;
     }
     add(totals.get(v.name)!, r.stats, r.ms);
+    if (i === 0) traces.set(v.name, r.trace);
     if (!capped) add(finished.get(v.name)!, r.stats, r.ms);
     // sampled outputs differ by strategy (the same distribution, other random draws)
     const key = JSON.stringify(r.tokens);
@@ -409,6 +424,8 @@ interface Row {
   /** draftLengths[k] = rounds that proposed k draft tokens (0: a plain step). */
   draftLengths: number[];
   meanDraftLength: number;
+  /** The first question's rounds. */
+  trace?: Trace;
 }
 const rows: Row[] = list.map((v) => {
   const t = totals.get(v.name)!;
@@ -446,6 +463,7 @@ const rows: Row[] = list.map((v) => {
     maxAcceptedFinished: finished.get(v.name)!.maxAccepted,
     draftLengths: t.draftLengths,
     meanDraftLength: t.rounds ? t.drafted / t.rounds : 0,
+    trace: traces.get(v.name),
   };
 });
 

@@ -9,6 +9,8 @@
  *   deno run -A bench/summary.ts
  */
 
+import { MAIN_ROWS } from "./main-rows.ts";
+
 interface ResultRow {
   name: string;
   /** Speed-up over ar on the answers that end before the token cap. */
@@ -22,30 +24,6 @@ const RUNS: { file: string; title: string }[] = [
   { file: "strategies-t0.7", title: "GSM8K, T = 0.7" },
   { file: "strategies-humaneval", title: "HumanEval prompts" },
   { file: "strategies-general", title: "general prompts" },
-];
-
-/** Rows shown, by their benchmark names, with a shorter label. */
-const ROWS: [name: string, label: string][] = [
-  [
-    "failfast, cost controller, lookup merged, int8 drafter (server default)",
-    "**failfast (default: cost controller, lookup)**",
-  ],
-  ["failfast, cost controller, int8 drafter", "failfast, cost controller, no lookup"],
-  [
-    "failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau 0.45, N0 2, N 2, N_max 60), lookup merged",
-    "failfast, fixed CPU-tuned parameters, lookup",
-  ],
-  [
-    "failfast (CPU-tuned, sliding sub-blocks, int8 drafter: tau 0.45, N0 2, N 2, N_max 60)",
-    "failfast, fixed CPU-tuned parameters",
-  ],
-  [
-    "failfast (paper defaults: tau 0.45, N0 10, N 10, N_max 60)",
-    "failfast, the paper's parameters",
-  ],
-  ["ar-draft, cost controller, lookup merged, int8 drafter", "AR drafter, cost controller, lookup"],
-  ["lookup (prompt lookup decoding)", "lookup alone (prompt lookup decoding)"],
-  ["dllm-fixed k=4 thr=0.9", "Fast-dLLM drafter, fixed k = 4, threshold 0.9"],
 ];
 
 async function load(file: string): Promise<Map<string, ResultRow> | null> {
@@ -67,7 +45,7 @@ const lines = [
   } | tokens per round (GSM8K) | longest accepted draft (GSM8K) |`,
   `|---|${RUNS.map(() => "---").join("|")}|---|---|`,
 ];
-for (const [name, label] of ROWS) {
+for (const { name, label } of MAIN_ROWS) {
   const cells = runs.map((run) => {
     const r = run?.get(name);
     return r ? `${r.speedupFinished.toFixed(2)}x` : "-";

@@ -438,3 +438,30 @@ Deno.test("server app: the fake engine's default rounds are what the expectation
   // Guard against accidental edits of the script the expectations above rely on.
   assert.deepEqual(DEFAULT_ROUNDS.map((r) => r.accepted + 1), [10, 15, 1, 3, 31]);
 });
+
+Deno.test("server app: the benchmark figures are served and linked from the page", async () => {
+  const figs: Record<string, string> = {
+    "modelled.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>',
+  };
+  const handle = createServer({
+    config: testConfig(),
+    log: silentLog,
+    engine: new FakeEngine(),
+    figures: {
+      list: () => Promise.resolve(Object.keys(figs)),
+      read: (n) => Promise.resolve(figs[n] ?? null),
+    },
+  });
+  const ok = await handle.app.request("/figures/modelled.svg");
+  assert.equal(ok.status, 200);
+  assert.match(ok.headers.get("content-type")!, /^image\/svg\+xml/);
+  assert.equal(await ok.text(), figs["modelled.svg"]);
+  for (const path of ["/figures/missing.svg", "/figures/..%2Fsecret.svg", "/figures/x.png"]) {
+    const r = await handle.app.request(path);
+    assert.equal(r.status, 404, path);
+    assert.equal((await r.json()).error.code, "not_found");
+  }
+  assert.match(await (await handle.app.request("/")).text(), /href="\/figures\/modelled.svg"/);
+  // without figures the page has no such links
+  assert.doesNotMatch(await (await setup().request("/")).text(), /\/figures\//);
+});

@@ -10,7 +10,7 @@ import { ConfigError } from "../errors.ts";
 import { Logger } from "../log.ts";
 import { serve } from "../server/serve.ts";
 import type { FailFastEngine } from "../engine/engine.ts";
-import { createEngine } from "../platform/deno.ts";
+import { benchFigures, createEngine } from "../platform/deno.ts";
 import { ensurePolicyBuilt } from "./policy-build.ts";
 import { serveModelServer } from "./serve-model-server.ts";
 
@@ -66,7 +66,7 @@ const enginePromise = createEngine(config, log, {
 
 let server;
 try {
-  server = serve({ config, log, engine: enginePromise });
+  server = serve({ config, log, engine: enginePromise, figures: benchFigures() });
 } catch (e) {
   log.error("start-up failed", { err: e });
   Deno.exit(1);

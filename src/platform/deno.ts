@@ -16,6 +16,7 @@ import { fileCostCache } from "../engine/pass-cost-cache.ts";
 import { checkSameVocabulary, loadModelDir, type ModelDir } from "../model/model-dir.ts";
 import { loadPolicy } from "../policy/load-deno.ts";
 import { openModel, type RuntimeOptions } from "../runtime/create.ts";
+import type { FigureSource } from "../server/app.ts";
 import { openRemoteEngine } from "./remote-engine.ts";
 
 type Progress = (message: string) => void;
@@ -147,4 +148,30 @@ export async function createEngine(
     }
     : undefined;
   return await readyEngine(new FailFastEngine(parts, config, log, { costCache }), config, progress);
+}
+
+/** The benchmark's figures in bench/results/figures/ beside the source, if there are any. */
+export function benchFigures(
+  dir: URL = new URL("../../bench/results/figures/", import.meta.url),
+): FigureSource {
+  return {
+    async list() {
+      const names: string[] = [];
+      try {
+        for await (const e of Deno.readDir(dir)) {
+          if (e.isFile && e.name.endsWith(".svg")) names.push(e.name);
+        }
+      } catch {
+        return []; // no benchmark figures in this installation
+      }
+      return names.sort();
+    },
+    async read(name) {
+      try {
+        return await Deno.readTextFile(new URL(name, dir));
+      } catch {
+        return null;
+      }
+    },
+  };
 }

@@ -40,6 +40,15 @@ export interface ServerDeps {
    * generation routes answer 503; if it rejects they keep answering 503 with the reason.
    */
   engine: Engine | Promise<Engine>;
+  /** The benchmark's figures, served at /figures/:name and linked from the page (optional). */
+  figures?: FigureSource;
+}
+
+/** Where the benchmark's SVG figures come from (the host's files; none in a worker). */
+export interface FigureSource {
+  list(): Promise<string[]>;
+  /** The figure's SVG, or null when there is no such figure. */
+  read(name: string): Promise<string | null>;
 }
 
 /** The app plus the controls its host needs (readiness, draining, cancellation). */
@@ -72,6 +81,7 @@ const KNOWN_ROUTES = new Set([
 
 function routeLabel(path: string): string {
   if (KNOWN_ROUTES.has(path)) return path;
+  if (path.startsWith("/figures/")) return "/figures/:name";
   if (path.startsWith("/v1/models/")) return "/v1/models/:id";
   return "other";
 }
@@ -236,7 +246,7 @@ export function createServer(deps: ServerDeps): ServerHandle {
     });
   }
 
-  app.get("/", (c) =>
+  app.get("/", async (c) =>
     c.html(renderPage({
       modelName: config.modelName,
       strategy: config.strategy,
@@ -244,7 +254,15 @@ export function createServer(deps: ServerDeps): ServerHandle {
       authRequired: apiKeys.length > 0,
       maxTokens: config.maxTokens,
       lookup: config.lookup,
+      figures: await deps.figures?.list().catch(() => []) ?? [],
     })));
+
+  app.get("/figures/:name", async (c) => {
+    const name = c.req.param("name");
+    const svg = /^[a-z0-9-]+\.svg$/.test(name) ? await deps.figures?.read(name) : null;
+    if (!svg) throw new HttpError(404, `no figure ${JSON.stringify(name)}`, "not_found");
+    return c.body(svg, 200, { "content-type": "image/svg+xml; charset=utf-8" });
+  });
 
   app.get("/health", (c) => {
     if (engine && !draining) {

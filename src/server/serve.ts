@@ -2,10 +2,7 @@
  * Serving the app with `Deno.serve`, and its graceful shutdown: stop admitting generations,
  * let in-flight ones finish for a grace period, cancel what is left, close the listener.
  */
-import type { Config } from "../config.ts";
-import type { Logger } from "../log.ts";
-import type { Engine } from "../engine/types.ts";
-import { createServer, type ServerHandle } from "./app.ts";
+import { createServer, type ServerDeps, type ServerHandle } from "./app.ts";
 
 /** True when the handle has no generation in flight within `ms`. */
 async function idleWithin(handle: ServerHandle, ms: number): Promise<boolean> {
@@ -44,7 +41,7 @@ export interface RunningServer {
  * await server.shutdown();
  */
 export function serve(
-  deps: { config: Config; log: Logger; engine: Engine | Promise<Engine> },
+  deps: ServerDeps,
 ): RunningServer {
   const handle = createServer(deps);
   const { log } = deps;

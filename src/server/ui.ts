@@ -17,9 +17,20 @@ export interface PageOptions {
   maxTokens: number;
   /** The server's default for merging a context lookup into drafts. */
   lookup: boolean;
+  /** The benchmark figures the server serves at /figures/ (file names). */
+  figures?: string[];
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** Links to the benchmark's figures, when the server has them. */
+function figureLinks(names: string[]): string {
+  if (names.length === 0) return "";
+  const links = names.map((n) =>
+    `<a href="/figures/${encodeURIComponent(n)}">${escapeHtml(n.replace(/\.svg$/, ""))}</a>`
+  );
+  return `<p class="sub">Benchmark figures: ${links.join(" · ")}</p>`;
+}
 
 /** The page's HTML. */
 export function renderPage(options: PageOptions): string {
@@ -83,6 +94,7 @@ export function renderPage(options: PageOptions): string {
 model verifies: short drafts where it is hard (fail fast), long ones where it is easy (win big).
 Highlighted spans are rounds; the label is <i>accepted/drafted</i>; blue ones were drafted for
 free by a lookup where the text repeats itself.</p>
+${figureLinks(options.figures ?? [])}
 <textarea id="prompt" placeholder="Ask something">Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?</textarea>
 <div class="row">
   <label>strategy <select id="strategy">${opts}</select></label>
