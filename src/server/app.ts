@@ -3,30 +3,23 @@
  * only through `ServerDeps`, never a runtime, so the same app runs under Deno, Node and
  * Cloudflare Workers.
  *
- * Routes: `POST /v1/chat/completions`, `POST /v1/completions` (streaming and not),
- * `GET /v1/models`, `GET /v1/models/:id`, `GET /health` (503 until the engine is ready),
- * `GET /metrics` (Prometheus text), `GET /` (the demo page).
+ * Routes: `POST /v1/chat/completions`, `POST /v1/completions` (streaming and not, in
+ * generation.ts), `GET /v1/models`, `GET /v1/models/:id`, `GET /health` (503 until the engine is
+ * ready), `GET /metrics` (Prometheus text), `GET /` (the demo page), `GET /figures/:name` (the
+ * benchmark's figures, where the host has them). Middleware: middleware.ts.
  */
 import { Hono } from "hono";
-import type { Context } from "hono";
 import { cors } from "hono/cors";
 import type { Config } from "../config.ts";
 import { STRATEGIES } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { InvalidRequestError } from "../errors.ts";
-import type { Engine, GenerateEvent } from "../engine/types.ts";
-import { type Endpoint, parseRequest } from "./openai-schema.ts";
-import {
-  chunks,
-  completionBody,
-  newResponseId,
-  type ResponseMeta,
-  usageOf,
-} from "./openai-response.ts";
-import { errorBody, errorResponse, HttpError, statusOf } from "./http-errors.ts";
+import type { Engine } from "../engine/types.ts";
+import { type GenerationDeps, generationRoute } from "./generation.ts";
+import { errorResponse, HttpError, statusOf } from "./http-errors.ts";
 import { Limiter } from "./limits.ts";
 import { Metrics } from "./metrics.ts";
-import { SSE_DONE, SSE_HEADERS, sseData } from "./sse.ts";
+import { apiKeyAuth, apiKeysOf, limitBody, requestMetrics } from "./middleware.ts";
 import { renderPage } from "./ui.ts";
 
 export { errorBody } from "./http-errors.ts";
@@ -70,105 +63,6 @@ export interface ServerHandle {
   cancelAll(reason?: string): void;
 }
 
-const KNOWN_ROUTES = new Set([
-  "/",
-  "/health",
-  "/metrics",
-  "/v1/models",
-  "/v1/chat/completions",
-  "/v1/completions",
-]);
-
-function routeLabel(path: string): string {
-  if (KNOWN_ROUTES.has(path)) return path;
-  if (path.startsWith("/figures/")) return "/figures/:name";
-  if (path.startsWith("/v1/models/")) return "/v1/models/:id";
-  return "other";
-}
-
-/** Compares two strings in time independent of where they differ. */
-function safeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-/**
- * The configured API keys (`FAILFAST_API_KEY`, comma-separated for several); none: no auth.
- * Each key is a scope of the engine's lookup cache, so that one client's speed never tells what
- * another generated.
- */
-function apiKeysOf(config: Config): string[] {
-  return config.apiKey.split(",").map((k) => k.trim()).filter((k) => k !== "");
-}
-
-/** The index of the key a request's `Authorization: Bearer` header carries, or -1. */
-function keyIndex(keys: readonly string[], header: string): number {
-  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (!match) return -1;
-  let found = -1;
-  // every key is compared, so the time taken does not tell which one matched
-  keys.forEach((k, i) => {
-    if (safeEqual(match[1], k)) found = i;
-  });
-  return found;
-}
-
-/** Reads a request body as JSON, refusing more than `maxBytes` (413). */
-async function readJson(request: Request, maxBytes: number): Promise<unknown> {
-  const tooLarge = () =>
-    new HttpError(
-      413,
-      `the request body is larger than this server's limit of ${maxBytes} bytes`,
-      "request_too_large",
-    );
-  const declared = Number(request.headers.get("content-length") ?? "NaN");
-  if (declared > maxBytes) throw tooLarge();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  if (request.body) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      parts.push(value);
-    }
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const p of parts) {
-    bytes.set(p, offset);
-    offset += p.byteLength;
-  }
-  const text = new TextDecoder().decode(bytes);
-  if (text.trim() === "") {
-    throw new InvalidRequestError(
-      "the request body is empty: send a JSON object",
-      null,
-      "invalid_json",
-    );
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InvalidRequestError(
-      `the request body is not valid JSON: ${(e as Error).message}`,
-      null,
-      "invalid_json",
-    );
-  }
-}
-
-const CLIENT_GONE = () =>
-  new HttpError(499, "the client closed the request", "client_closed_request");
-
 /** Builds the Hono app and its controls. */
 export function createServer(deps: ServerDeps): ServerHandle {
   const { config, log } = deps;
@@ -210,10 +104,7 @@ export function createServer(deps: ServerDeps): ServerHandle {
 
   const app = new Hono();
 
-  app.use("*", async (c, next) => {
-    await next();
-    metrics.requests.inc({ route: routeLabel(c.req.path), code: String(c.res.status) });
-  });
+  app.use("*", requestMetrics(metrics));
 
   if (config.corsOrigin) {
     app.use(
@@ -228,23 +119,9 @@ export function createServer(deps: ServerDeps): ServerHandle {
     );
   }
 
-  const apiKeys = apiKeysOf(config);
-  if (apiKeys.length > 0) {
-    app.use("/v1/*", async (c, next) => {
-      const header = c.req.header("authorization") ?? "";
-      if (keyIndex(apiKeys, header) < 0) {
-        throw new HttpError(
-          401,
-          /^Bearer\s+\S/i.test(header.trim())
-            ? "Incorrect API key provided."
-            : "Missing API key: send an Authorization: Bearer <key> header.",
-          "invalid_api_key",
-          { headers: { "www-authenticate": "Bearer" } },
-        );
-      }
-      await next();
-    });
-  }
+  const apiKeys = apiKeysOf(config.apiKey);
+  if (apiKeys.length > 0) app.use("/v1/*", apiKeyAuth(apiKeys));
+  app.use("/v1/*", limitBody(config.maxBodyBytes));
 
   app.get("/", async (c) =>
     c.html(renderPage({
@@ -308,8 +185,30 @@ export function createServer(deps: ServerDeps): ServerHandle {
     return c.json(modelObject());
   });
 
-  app.post("/v1/chat/completions", (c) => generate(c, "chat"));
-  app.post("/v1/completions", (c) => generate(c, "completions"));
+  const generation: GenerationDeps = {
+    config,
+    log,
+    metrics,
+    limiter,
+    apiKeys,
+    engine: () => {
+      if (draining) throw new HttpError(503, "the server is shutting down", "server_shutting_down");
+      if (engine) return engine;
+      throw loadError
+        ? new HttpError(503, `the models failed to load: ${loadError.message}`, "model_load_failed")
+        : new HttpError(503, "the models are still loading; retry shortly", "model_loading", {
+          headers: { "retry-after": "5" },
+        });
+    },
+    begin: () => {
+      const flight = new AbortController();
+      flights.add(flight);
+      return flight;
+    },
+    end: endFlight,
+  };
+  app.post("/v1/chat/completions", generationRoute(generation, "chat"));
+  app.post("/v1/completions", generationRoute(generation, "completions"));
   for (const path of ["/v1/chat/completions", "/v1/completions"]) {
     app.all(path, (c) => {
       throw new HttpError(
@@ -335,204 +234,6 @@ export function createServer(deps: ServerDeps): ServerHandle {
     });
     return res;
   });
-
-  async function generate(c: Context, endpoint: Endpoint): Promise<Response> {
-    const arrival = performance.now();
-    const route = endpoint === "chat" ? "/v1/chat/completions" : "/v1/completions";
-    if (draining) throw new HttpError(503, "the server is shutting down", "server_shutting_down");
-    const eng = engine;
-    if (!eng) {
-      throw loadError
-        ? new HttpError(503, `the models failed to load: ${loadError.message}`, "model_load_failed")
-        : new HttpError(503, "the models are still loading; retry shortly", "model_loading", {
-          headers: { "retry-after": "5" },
-        });
-    }
-    const parsed = parseRequest(endpoint, await readJson(c.req.raw, config.maxBodyBytes), config);
-    const request = parsed.request;
-    if (apiKeys.length > 0) {
-      request.cacheScope = `key ${keyIndex(apiKeys, c.req.header("authorization") ?? "")}`;
-    }
-    const promptTokens = eng.countPromptTokens(request);
-    const ctx = eng.contextLength;
-    const promptParam = endpoint === "chat" ? "messages" : "prompt";
-    if (promptTokens >= ctx) {
-      throw new InvalidRequestError(
-        `This model's maximum context length is ${ctx} tokens; the prompt is ${promptTokens} tokens, leaving none for the completion. Shorten the prompt.`,
-        promptParam,
-        "context_length_exceeded",
-      );
-    }
-    if (promptTokens + request.maxTokens > ctx) {
-      if (parsed.maxTokensExplicit) {
-        throw new InvalidRequestError(
-          `This model's maximum context length is ${ctx} tokens; the prompt is ${promptTokens} tokens and max_tokens asks for ${request.maxTokens}. Lower max_tokens to at most ${
-            ctx - promptTokens
-          }.`,
-          "max_tokens",
-          "context_length_exceeded",
-        );
-      }
-      request.maxTokens = ctx - promptTokens;
-    }
-
-    const meta: ResponseMeta = {
-      endpoint,
-      id: newResponseId(endpoint),
-      created: Math.floor(Date.now() / 1000),
-      model: parsed.model,
-    };
-    const rlog = log.child({ request: meta.id });
-    const ac = new AbortController();
-    flights.add(ac);
-    const clientSignal = c.req.raw.signal;
-    const onClientGone = () => ac.abort(CLIENT_GONE());
-    clientSignal.addEventListener("abort", onClientGone, { once: true });
-    const timer = config.requestTimeoutMs > 0
-      ? setTimeout(
-        () =>
-          ac.abort(
-            new HttpError(
-              408,
-              `the request exceeded this server's time limit of ${config.requestTimeoutMs} ms`,
-              "timeout",
-              { type: "timeout_error" },
-            ),
-          ),
-        config.requestTimeoutMs,
-      )
-      : undefined;
-    let release: (() => void) | undefined;
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      clientSignal.removeEventListener("abort", onClientGone);
-      release?.();
-      endFlight(ac);
-      metrics.requestSeconds.observe((performance.now() - arrival) / 1000, { route });
-    };
-
-    let iter: AsyncIterator<GenerateEvent>;
-    let first: IteratorResult<GenerateEvent>;
-    try {
-      release = await limiter.acquire(ac.signal);
-      metrics.queueSeconds.observe((performance.now() - arrival) / 1000);
-      iter = eng.generate(request, ac.signal)[Symbol.asyncIterator]();
-      first = await iter.next();
-    } catch (e) {
-      finish();
-      throw e;
-    }
-    const abortReason = () => ac.signal.aborted ? ac.signal.reason : null;
-    let ttftRecorded = false;
-    const onDelta = () => {
-      if (ttftRecorded) return;
-      ttftRecorded = true;
-      metrics.ttftSeconds.observe((performance.now() - arrival) / 1000);
-    };
-    const onDone = (ev: Extract<GenerateEvent, { type: "done" }>) => {
-      metrics.recordGeneration(ev.stats, ev.finishReason);
-      rlog.info("generation finished", {
-        endpoint,
-        stream: parsed.stream,
-        strategy: ev.stats.strategy,
-        finish: ev.finishReason,
-        prompt_tokens: ev.stats.promptTokens,
-        completion_tokens: ev.stats.completionTokens,
-        rounds: ev.stats.rounds,
-        ms: Math.round(performance.now() - arrival),
-      });
-    };
-
-    if (!parsed.stream) {
-      try {
-        let text = "";
-        let done: Extract<GenerateEvent, { type: "done" }> | null = null;
-        for (let r = first; !r.done; r = await iter.next()) {
-          const ev = r.value;
-          if (ev.type === "delta") {
-            onDelta();
-            text += ev.text;
-          } else done = ev;
-        }
-        if (!done) throw new Error("the engine ended a generation without a done event");
-        onDone(done);
-        const reason = abortReason();
-        if (done.finishReason === "cancelled" && reason) throw reason;
-        return c.json(
-          completionBody(meta, text, done.finishReason, usageOf(done.stats)),
-          200,
-          {
-            "x-request-id": meta.id,
-          },
-        );
-      } finally {
-        finish();
-      }
-    }
-
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        let open = true;
-        const send = (bytes: Uint8Array) => {
-          if (!open) return;
-          try {
-            controller.enqueue(bytes);
-          } catch {
-            open = false;
-          }
-        };
-        const pump = async () => {
-          try {
-            const opening = chunks.opening(meta, parsed.includeUsage);
-            if (opening) send(sseData(opening));
-            let done: Extract<GenerateEvent, { type: "done" }> | null = null;
-            for (let r = first; !r.done; r = await iter.next()) {
-              const ev = r.value;
-              if (ev.type === "delta") {
-                onDelta();
-                send(sseData(chunks.delta(meta, ev, parsed.includeUsage)));
-              } else done = ev;
-            }
-            if (!done) throw new Error("the engine ended a generation without a done event");
-            onDone(done);
-            const reason = abortReason();
-            if (done.finishReason === "cancelled" && reason) {
-              if (statusOf(reason) !== 499) send(sseData(errorBody(reason)));
-              return;
-            }
-            send(sseData(chunks.finish(meta, done.finishReason, parsed.includeUsage)));
-            if (parsed.includeUsage) {
-              send(
-                sseData(chunks.usage(meta, usageOf(done.stats))),
-              );
-            }
-            send(SSE_DONE);
-          } catch (e) {
-            rlog.error("generation failed", { err: e });
-            send(sseData(errorBody(e)));
-          } finally {
-            finish();
-            if (open) {
-              try {
-                controller.close();
-              } catch { /* already closed by the client */ }
-            }
-          }
-        };
-        pump();
-      },
-      cancel() {
-        ac.abort(CLIENT_GONE());
-      },
-    });
-    return new Response(stream, {
-      status: 200,
-      headers: { ...SSE_HEADERS, "x-request-id": meta.id },
-    });
-  }
 
   return {
     app,
