@@ -24,8 +24,8 @@ export interface ResultRow {
   draftLengths: number[];
   share: { drafter: number; verifier: number; policy: number; other: number };
   modelled: Record<string, number>;
-  /** The first question's rounds: draft tokens proposed and accepted in each. */
-  trace?: { drafted: number[]; accepted: number[] };
+  /** The first question's rounds: draft tokens proposed and accepted in each (space-separated). */
+  trace?: { drafted: string; accepted: string };
 }
 
 export interface Figure {
@@ -47,13 +47,15 @@ function mainRows(rows: ResultRow[]): { short: string; row: ResultRow }[] {
 export function figures(rows: ResultRow[], sweep: ResultRow[] | null): Figure[] {
   const main = mainRows(rows);
   const out: Figure[] = [];
-  const traced = main.filter((m) => m.row.trace && m.row.trace.accepted.length > 0).slice(0, 3);
+  const counts = (s: string) => s.trim() === "" ? [] : s.trim().split(/\s+/).map(Number);
+  const traced = main.filter((m) => m.row.trace && counts(m.row.trace.accepted).length > 0)
+    .slice(0, 3);
   if (traced.length > 0) {
     out.push({
       file: "accepted-per-round.svg",
       svg: lines({
         title: "Accepted draft tokens per round, one GSM8K answer",
-        series: traced.map((m) => ({ name: m.short, values: m.row.trace!.accepted })),
+        series: traced.map((m) => ({ name: m.short, values: counts(m.row.trace!.accepted) })),
         xName: "round",
         yName: "accepted draft tokens",
         note: "The first benchmark question; a long run of accepted tokens is a long draft won.",

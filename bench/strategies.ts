@@ -424,8 +424,8 @@ interface Row {
   /** draftLengths[k] = rounds that proposed k draft tokens (0: a plain step). */
   draftLengths: number[];
   meanDraftLength: number;
-  /** The first question's rounds. */
-  trace?: Trace;
+  /** The first question's rounds, as space-separated counts (compact in the JSON). */
+  trace?: { drafted: string; accepted: string };
 }
 const rows: Row[] = list.map((v) => {
   const t = totals.get(v.name)!;
@@ -463,7 +463,12 @@ const rows: Row[] = list.map((v) => {
     maxAcceptedFinished: finished.get(v.name)!.maxAccepted,
     draftLengths: t.draftLengths,
     meanDraftLength: t.rounds ? t.drafted / t.rounds : 0,
-    trace: traces.get(v.name),
+    trace: traces.has(v.name)
+      ? {
+        drafted: traces.get(v.name)!.drafted.join(" "),
+        accepted: traces.get(v.name)!.accepted.join(" "),
+      }
+      : undefined,
   };
 });
 
