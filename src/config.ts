@@ -9,6 +9,16 @@
 
 import { ConfigError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import {
+  accepts,
+  type Controller,
+  CONTROLLERS,
+  describeKind as describeParamKind,
+  kindOfConfigKey,
+  type ParamKind,
+  STRATEGIES,
+  type Strategy,
+} from "./params.ts";
 
 export const BACKENDS = ["ort-node", "ort-web-wasm", "ort-web-webgpu", "remote"] as const;
 export type Backend = typeof BACKENDS[number];
@@ -20,17 +30,14 @@ export type Device = typeof DEVICES[number];
 export const GRAPH_OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
 export type GraphOptLevel = typeof GRAPH_OPT_LEVELS[number];
 
-export const STRATEGIES = ["failfast", "ar", "dllm-fixed", "ar-draft", "lookup"] as const;
-export type Strategy = typeof STRATEGIES[number];
+export { CONTROLLERS, STRATEGIES };
+export type { Controller, Strategy };
 
-/** How a draft's length is decided: from measured costs and live acceptance, or fixed parameters. */
-export const CONTROLLERS = ["cost", "fixed"] as const;
 /** What a server process serves: the OpenAI API, or forward passes to remote engines. */
 export const ROLES = ["api", "model-server"] as const;
 export type Role = typeof ROLES[number];
 /** What a remote verify pass returns: each row's own token (a few bytes), or full logits. */
 export const REMOTE_OUTPUTS = ["tokens", "logits"] as const;
-export type Controller = typeof CONTROLLERS[number];
 
 /** The whole configuration, fully resolved and validated. */
 export interface Config {
@@ -84,12 +91,8 @@ export interface Config {
   logLevel: LogLevel;
 }
 
-type Kind =
-  | { type: "string" }
-  | { type: "enum"; values: readonly string[] }
-  | { type: "int"; min: number; max: number }
-  | { type: "number"; min: number; max: number; exclusiveMin?: boolean }
-  | { type: "bool" };
+/** A key's type: a request parameter's kinds (params.ts), or free text. */
+type Kind = ParamKind | { type: "string" };
 
 /** Declaration of one configuration key. */
 export interface KeyDef<K extends keyof Config = keyof Config> {
@@ -108,6 +111,13 @@ function def<K extends keyof Config>(
   doc: string,
 ): KeyDef {
   return { key, env, kind, default: dflt, doc } as unknown as KeyDef;
+}
+
+/** The kind of a key that holds a request parameter's default: declared once, in params.ts. */
+function paramKind(key: string): Kind {
+  const kind = kindOfConfigKey(key);
+  if (!kind) throw new Error(`${key} is not the default of a request parameter`);
+  return kind;
 }
 
 /** Absolute path of a bundled model (a relative one where import.meta.url is not a file). */
@@ -273,14 +283,14 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "strategy",
     "FAILFAST_STRATEGY",
-    { type: "enum", values: STRATEGIES },
+    paramKind("strategy"),
     "failfast",
     "Default decoding strategy (a request may choose another).",
   ),
   def(
     "controller",
     "FAILFAST_CONTROLLER",
-    { type: "enum", values: CONTROLLERS },
+    paramKind("controller"),
     "cost",
     "How `failfast` decides each round whether to draft and how far: `cost` from the measured " +
       "cost of passes and the live acceptance of drafted tokens (never slower than plain " +
@@ -299,64 +309,64 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "tau",
     "FAILFAST_TAU",
-    { type: "number", min: 0, max: 1 },
+    paramKind("tau"),
     0.45,
     "FailFast stop threshold: stop extending when a window token's confidence is below it.",
   ),
   def(
     "n0",
     "FAILFAST_N0",
-    { type: "int", min: 1, max: 512 },
+    paramKind("n0"),
     10,
     "FailFast first window length.",
   ),
-  def("n", "FAILFAST_N", { type: "int", min: 1, max: 512 }, 10, "FailFast extension step."),
+  def("n", "FAILFAST_N", paramKind("n"), 10, "FailFast extension step."),
   def(
     "nMax",
     "FAILFAST_N_MAX",
-    { type: "int", min: 1, max: 512 },
+    paramKind("nMax"),
     60,
     "FailFast cap on the draft length.",
   ),
   def(
     "unmaskThreshold",
     "FAILFAST_UNMASK_THRESHOLD",
-    { type: "number", min: 0, max: 1 },
+    paramKind("unmaskThreshold"),
     0.05,
     "Drafter unmask threshold for `failfast` (commit masked tokens above this confidence).",
   ),
   def(
     "fixedK",
     "FAILFAST_FIXED_K",
-    { type: "int", min: 1, max: 512 },
+    paramKind("fixedK"),
     8,
     "Draft length of the `dllm-fixed` baseline.",
   ),
   def(
     "fixedThreshold",
     "FAILFAST_FIXED_THRESHOLD",
-    { type: "number", min: 0, max: 1 },
+    paramKind("fixedThreshold"),
     0.9,
     "Drafter unmask threshold of the `dllm-fixed` baseline (Fast-dLLM's default).",
   ),
   def(
     "arDraftK",
     "FAILFAST_AR_DRAFT_K",
-    { type: "int", min: 1, max: 512 },
+    paramKind("arDraftK"),
     8,
     "Draft length of the `ar-draft` baseline.",
   ),
   def(
     "draftReuse",
     "FAILFAST_DRAFT_REUSE",
-    { type: "bool" },
+    paramKind("draftReuse"),
     false,
     "Re-propose the rejected tail of the previous draft when it re-synchronises (paper app. E).",
   ),
   def(
     "alignWindows",
     "FAILFAST_ALIGN_WINDOWS",
-    { type: "bool" },
+    paramKind("alignWindows"),
     false,
     "FailFast: round each window up to the end of a drafter sub-block, so every denoising pass " +
       "drafts a whole sub-block and no window ends mid-sub-block (off: the paper's N0 / N).",
@@ -364,7 +374,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "slideSubBlocks",
     "FAILFAST_SLIDE_SUB_BLOCKS",
-    { type: "bool" },
+    paramKind("slideSubBlocks"),
     false,
     "FailFast and dllm-fixed: a denoising pass decides the sub-block of S positions that starts at the draft's " +
       "first undecided position, not the block's fixed grid, so one pass drafts S tokens wherever " +
@@ -373,7 +383,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "trimLowConfidence",
     "FAILFAST_TRIM_LOW_CONFIDENCE",
-    { type: "bool" },
+    paramKind("trimLowConfidence"),
     false,
     "FailFast: propose a window that fails fast only up to its first token below tau (off: the " +
       "whole window, as the paper's code does; on saves verifying tokens likely to be rejected).",
@@ -381,7 +391,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "lookup",
     "FAILFAST_LOOKUP",
-    { type: "bool" },
+    paramKind("lookup"),
     true,
     "failfast, dllm-fixed and ar-draft: draft also from a context lookup (what followed " +
       "earlier occurrences of the text's last tokens in the prompt, the output and earlier " +
@@ -391,7 +401,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "lookupMax",
     "FAILFAST_LOOKUP_MAX",
-    { type: "int", min: 1, max: 512 },
+    paramKind("lookupMax"),
     60,
     "Lookup tokens proposed at most: the draft length of the `lookup` strategy and the cap of a " +
       "merged lookup continuation.",
@@ -435,7 +445,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
   def(
     "maxTokens",
     "FAILFAST_MAX_TOKENS",
-    { type: "int", min: 1, max: 1 << 20 },
+    paramKind("maxTokens"),
     256,
     "Default and upper bound of `max_tokens` (also bounded by the context window).",
   ),
@@ -474,18 +484,7 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
 export const CONFIG_FILE_ENV = "FAILFAST_CONFIG";
 
 function describeKind(kind: Kind): string {
-  switch (kind.type) {
-    case "string":
-      return "a string";
-    case "enum":
-      return `one of ${kind.values.map((v) => `"${v}"`).join(", ")}`;
-    case "int":
-      return `an integer from ${kind.min} to ${kind.max}`;
-    case "number":
-      return `a number from ${kind.min} to ${kind.max}`;
-    case "bool":
-      return "true or false";
-  }
+  return kind.type === "string" ? "a string" : describeParamKind(kind);
 }
 
 /** Parses one raw value (a string from the environment, or any JSON value) against its kind. */
@@ -516,8 +515,7 @@ function parseValue(d: KeyDef, raw: unknown, source: string): unknown {
         : typeof raw === "string" && raw.trim() !== ""
         ? Number(raw)
         : NaN;
-      if (!Number.isFinite(value) || value < k.min || value > k.max) fail();
-      if (k.type === "int" && !Number.isInteger(value)) fail();
+      if (!accepts(k, value)) fail();
       return value;
     }
   }

@@ -36,7 +36,7 @@ Deno.test("cli generate: flags parse into an engine request", () => {
     "--temperature",
     "0.7",
     "--top-p=0.9",
-    "--seed=-3",
+    "--seed=3",
     "--stats",
     "--model-dir",
     "models/x",
@@ -50,7 +50,7 @@ Deno.test("cli generate: flags parse into an engine request", () => {
     strategy: "ar-draft",
     temperature: 0.7,
     topP: 0.9,
-    seed: -3,
+    seed: 3,
   });
   const plain = requestOf(parseGenerateArgs(["Once"]), defaultConfig());
   assert.deepEqual(plain, { prompt: "Once", maxTokens: 256, strategy: "failfast" });

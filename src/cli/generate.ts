@@ -6,12 +6,20 @@
  * 130 interrupted (Ctrl-C cancels the generation first).
  */
 import { parseArgs } from "node:util";
-import { type Config, loadConfig, STRATEGIES, type Strategy } from "../config.ts";
+import { type Config, loadConfig, type Strategy } from "../config.ts";
+import { accepts, describeKind, type ParamDecl, PARAMS, refusal } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import { Logger, type LogLevel } from "../log.ts";
 import type { GenerateRequest, GenerationStats } from "../engine/types.ts";
 import { createEngine } from "../platform/deno.ts";
 import { ensurePolicyBuilt } from "./policy-build.ts";
+
+/** The request parameters `generate` takes as flags (declared in params.ts). */
+const FLAG_PARAMS = PARAMS.filter((d) => d.flag !== undefined);
+
+function metavar(d: ParamDecl): string {
+  return d.kind.type === "enum" ? "NAME" : d.kind.type === "int" ? "N" : "X";
+}
 
 export const USAGE = `Usage: deno task generate [options] "prompt"
 
@@ -21,11 +29,11 @@ stdout. The prompt "-" reads it from stdin. Models and defaults come from the co
 
 Options:
   --chat               render the prompt as a user message with the chat template
-  --strategy NAME      decoding strategy: ${STRATEGIES.join(", ")} (default: configured)
-  --max-tokens N       new tokens at most (default: FAILFAST_MAX_TOKENS)
-  --temperature T      sampling temperature from 0 to 2; 0 is greedy (default 0)
-  --top-p P            nucleus sampling mass in (0, 1]
-  --seed N             seed of the sampling generator
+${
+  FLAG_PARAMS.map((d) =>
+    `  --${`${d.flag} ${metavar(d)}`.padEnd(19)}${d.doc}\n${" ".repeat(23)}${describeKind(d.kind)}`
+  ).join("\n")
+}
   --stats              print the generation's statistics to stderr at the end
   --model-dir DIR      verifier model directory (drafters as configured)
   -h, --help           show this help
@@ -44,28 +52,20 @@ export interface GenerateOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
+  topK?: number;
   seed?: number;
   stats: boolean;
   modelDir?: string;
 }
 
-function numberFlag(
-  name: string,
-  raw: string | undefined,
-  range: { min: number; max: number; int?: boolean; exclusiveMin?: boolean },
-): number | undefined {
+/** A flag's value, checked against its parameter's declaration. */
+function paramFlag(decl: ParamDecl, raw: string | undefined): string | number | undefined {
   if (raw === undefined) return undefined;
-  const v = raw.trim() === "" ? NaN : Number(raw);
-  const ok = Number.isFinite(v) && (range.exclusiveMin ? v > range.min : v >= range.min) &&
-    v <= range.max && (!range.int || Number.isInteger(v));
-  if (!ok) {
-    throw new UsageError(
-      `--${name}: got ${JSON.stringify(raw)}, expected ${range.int ? "an integer" : "a number"} ${
-        range.exclusiveMin ? "above" : "from"
-      } ${range.min} to ${range.max}`,
-    );
+  const value = decl.kind.type === "enum" ? raw : raw.trim() === "" ? NaN : Number(raw);
+  if (!accepts(decl.kind, value)) {
+    throw new UsageError(`--${decl.flag}: ${refusal(decl.kind, raw)}`);
   }
-  return v;
+  return value;
 }
 
 /**
@@ -83,11 +83,7 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
       strict: true,
       options: {
         chat: { type: "boolean", default: false },
-        strategy: { type: "string" },
-        "max-tokens": { type: "string" },
-        temperature: { type: "string" },
-        "top-p": { type: "string" },
-        seed: { type: "string" },
+        ...Object.fromEntries(FLAG_PARAMS.map((d) => [d.flag!, { type: "string" as const }])),
         stats: { type: "boolean", default: false },
         "model-dir": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
@@ -111,26 +107,11 @@ export function parseGenerateArgs(args: string[]): GenerateOptions {
     );
   }
   options.prompt = parsed.positionals[0];
-  if (v.strategy !== undefined) {
-    if (!(STRATEGIES as readonly string[]).includes(v.strategy)) {
-      throw new UsageError(
-        `--strategy: got ${JSON.stringify(v.strategy)}, expected one of ${STRATEGIES.join(", ")}`,
-      );
-    }
-    options.strategy = v.strategy as Strategy;
+  const values = v as Record<string, string | boolean | undefined>;
+  for (const decl of FLAG_PARAMS) {
+    const value = paramFlag(decl, values[decl.flag!] as string | undefined);
+    if (value !== undefined) (options as unknown as Record<string, unknown>)[decl.name] = value;
   }
-  options.maxTokens = numberFlag("max-tokens", v["max-tokens"], {
-    min: 1,
-    max: 1 << 20,
-    int: true,
-  });
-  options.temperature = numberFlag("temperature", v.temperature, { min: 0, max: 2 });
-  options.topP = numberFlag("top-p", v["top-p"], { min: 0, max: 1, exclusiveMin: true });
-  options.seed = numberFlag("seed", v.seed, {
-    min: Number.MIN_SAFE_INTEGER,
-    max: Number.MAX_SAFE_INTEGER,
-    int: true,
-  });
   if (v["model-dir"] !== undefined) {
     if (v["model-dir"] === "") throw new UsageError("--model-dir: empty path");
     options.modelDir = v["model-dir"];
@@ -148,6 +129,7 @@ export function requestOf(options: GenerateOptions, config: Config): GenerateReq
   else request.prompt = options.prompt;
   if (options.temperature !== undefined) request.temperature = options.temperature;
   if (options.topP !== undefined) request.topP = options.topP;
+  if (options.topK !== undefined) request.topK = options.topK;
   if (options.seed !== undefined) request.seed = options.seed;
   return request;
 }

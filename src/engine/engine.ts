@@ -13,6 +13,7 @@
  */
 
 import { type Config, STRATEGIES, type Strategy } from "../config.ts";
+import { accepts, PARAMS, refusal } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";
@@ -74,24 +75,13 @@ function invalid(message: string, param: string): never {
   throw new InvalidRequestError(message, param);
 }
 
-function checkRange(
-  value: unknown,
-  param: string,
-  min: number,
-  max: number,
-  integer = false,
-): void {
+/** Refuses a value its declaration (params.ts) does not accept, naming its field. */
+function checkParam(name: string, value: unknown): void {
   if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
-    invalid(
-      `${param} must be ${integer ? "an integer" : "a number"} from ${min} to ${max}, got ${
-        JSON.stringify(value)
-      }`,
-      param,
-    );
-  }
-  if (integer && !Number.isInteger(value)) {
-    invalid(`${param} must be an integer, got ${value}`, param);
+  const decl = PARAMS.find((d) => d.name === name);
+  if (!decl) invalid(`unknown parameter ${name}`, name);
+  if (!accepts(decl.kind, value)) {
+    invalid(`${decl.field}: ${refusal(decl.kind, value)}`, decl.field);
   }
 }
 
@@ -207,24 +197,15 @@ export class FailFastEngine implements Engine {
         "strategy",
       );
     }
-    checkRange(request.maxTokens, "max_tokens", 1, 1 << 20, true);
-    checkRange(request.temperature, "temperature", 0, 100);
-    checkRange(request.topP, "top_p", Number.MIN_VALUE, 1);
-    checkRange(request.topK, "top_k", 0, 1 << 30, true);
-    checkRange(request.seed, "seed", 0, Number.MAX_SAFE_INTEGER, true);
+    for (const name of ["maxTokens", "temperature", "topP", "topK", "seed"] as const) {
+      checkParam(name, request[name]);
+    }
     const stop = request.stop ?? [];
     if (!Array.isArray(stop) || stop.some((s) => typeof s !== "string" || s.length === 0)) {
       invalid("stop must be a list of non-empty strings", "stop");
     }
     const p = request.params ?? {};
-    checkRange(p.tau, "tau", 0, 1);
-    checkRange(p.n0, "n0", 1, 512, true);
-    checkRange(p.n, "n", 1, 512, true);
-    checkRange(p.nMax, "n_max", 1, 512, true);
-    checkRange(p.unmaskThreshold, "unmask_threshold", 0, 1);
-    checkRange(p.k, "k", 1, 512, true);
-    checkRange(p.stopBelow, "stop_below", 0, 1);
-    checkRange(p.lookupMax, "lookup_max", 1, 512, true);
+    for (const [name, value] of Object.entries(p)) checkParam(name, value);
     if (request.cacheScope !== undefined && typeof request.cacheScope !== "string") {
       invalid("cacheScope must be a string", "cacheScope");
     }
@@ -252,7 +233,7 @@ export class FailFastEngine implements Engine {
       sampling: {
         temperature: request.temperature ?? 0,
         topP: request.topP ?? 1,
-        topK: request.topK ?? 0,
+        topK: Math.max(0, request.topK ?? 0), // -1 and 0 both mean all tokens
       },
       seed: request.seed ?? Math.floor(Math.random() * 2 ** 32),
       stop,

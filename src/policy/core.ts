@@ -13,6 +13,11 @@
  */
 
 import { PolicyInputError } from "../errors.ts";
+import { param } from "../params.ts";
+
+const rangeMax = (name: string) => (param(name).kind as { max: number }).max;
+const TEMPERATURE_MAX = rangeMax("temperature");
+const TOP_K_MAX = rangeMax("topK");
 
 /** The raw exports of policy.wasm (see assembly/policy.ts for their contracts). */
 interface PolicyExports {
@@ -157,10 +162,11 @@ function checkTokens(name: string, tokens: ArrayLike<number>, vocab: number): vo
 
 /** Validates sampling parameters and returns them with defaults filled in. */
 export function checkSampling(s: SamplingParams): Required<SamplingParams> {
-  checkNumber("temperature", s.temperature, 0, 1e6);
+  // the ranges of the request parameters (params.ts); top-k's "-1: all" is the engine's 0 here
+  checkNumber("temperature", s.temperature, 0, TEMPERATURE_MAX);
   const topK = s.topK ?? 0;
   const topP = s.topP ?? 1;
-  checkInt("top_k", topK, 0, 2 ** 31 - 1);
+  checkInt("top_k", topK, 0, TOP_K_MAX);
   checkNumber("top_p", topP, Number.MIN_VALUE, 1);
   return { temperature: s.temperature, topK, topP };
 }

@@ -8,7 +8,8 @@
  * "slide_sub_blocks", "trim_low_confidence", "lookup", "lookup_max", "controller"}` chooses the decoding strategy and its parameters
  * for one request; unset keys take the server's configured defaults.
  */
-import { type Config, CONTROLLERS, STRATEGIES, type Strategy } from "../config.ts";
+import type { Config, Strategy } from "../config.ts";
+import { accepts, param, type ParamDecl, PARAMS, refusal } from "../params.ts";
 import { InvalidRequestError } from "../errors.ts";
 import type { ChatMessage, GenerateRequest, StrategyParams } from "../engine/types.ts";
 
@@ -49,23 +50,9 @@ const UNSUPPORTED: Record<string, (v: unknown) => boolean> = {
   prediction: (v) => v != null,
 };
 
-const FAILFAST_KEYS = [
-  "strategy",
-  "tau",
-  "n0",
-  "n",
-  "n_max",
-  "unmask_threshold",
-  "k",
-  "stop_below",
-  "draft_reuse",
-  "align_windows",
-  "slide_sub_blocks",
-  "trim_low_confidence",
-  "lookup",
-  "lookup_max",
-  "controller",
-] as const;
+/** The keys of the `failfast` object: the request parameters of that group (params.ts). */
+const FAILFAST_PARAMS = PARAMS.filter((p) => p.group === "failfast");
+const FAILFAST_KEYS = FAILFAST_PARAMS.map((p) => p.field);
 
 function typeName(v: unknown): string {
   if (v === null) return "null";
@@ -101,6 +88,29 @@ function num(
         range.exclusiveMin ? "more than" : "at least"
       } ${range.min} and at most ${range.max}`,
     );
+  }
+  return v;
+}
+
+/**
+ * A request parameter's value at `obj[key]` (unset: undefined), checked against its declaration;
+ * the refusal names `path` (`temperature`, `failfast.tau`).
+ */
+function declared(
+  obj: Record<string, unknown>,
+  decl: ParamDecl,
+  path: string,
+  key = decl.field,
+): unknown {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (!accepts(decl.kind, v)) {
+    const wrongJsType = decl.kind.type === "bool"
+      ? typeof v !== "boolean"
+      : decl.kind.type === "enum"
+      ? typeof v !== "string"
+      : typeof v !== "number" || (decl.kind.type === "int" && !Number.isInteger(v));
+    bad(path, refusal(decl.kind, v), wrongJsType ? "invalid_type" : "invalid_value");
   }
   return v;
 }
@@ -182,22 +192,6 @@ function parseStop(v: unknown): string[] | undefined {
   return list.length ? list as string[] : undefined;
 }
 
-/** An optional string field that must be one of `values`. */
-function oneOf<T extends string>(
-  obj: Record<string, unknown>,
-  key: string,
-  param: string,
-  values: readonly T[],
-): T | undefined {
-  const v = obj[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") wrongType(param, "a string", v);
-  if (!(values as readonly string[]).includes(v)) {
-    bad(param, `got ${JSON.stringify(v)}, expected one of ${values.join(", ")}`);
-  }
-  return v as T;
-}
-
 /** Parses the `failfast` extension object. */
 function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyParams } {
   if (v === undefined || v === null) return {};
@@ -211,44 +205,18 @@ function parseFailFast(v: unknown): { strategy?: Strategy; params?: StrategyPara
       );
     }
   }
-  let strategy: Strategy | undefined;
-  if (v.strategy !== undefined && v.strategy !== null) {
-    if (typeof v.strategy !== "string") wrongType("failfast.strategy", "a string", v.strategy);
-    if (!(STRATEGIES as readonly string[]).includes(v.strategy)) {
-      bad(
-        "failfast.strategy",
-        `unknown strategy ${JSON.stringify(v.strategy)}; expected one of ${STRATEGIES.join(", ")}`,
-      );
-    }
-    strategy = v.strategy as Strategy;
+  const values: Record<string, unknown> = {};
+  for (const decl of FAILFAST_PARAMS) {
+    const value = declared(v, decl, `failfast.${decl.field}`);
+    if (value !== undefined) values[decl.name] = value;
   }
-  const p = (key: string) => `failfast.${key}`;
-  const unit = { min: 0, max: 1 };
-  const len = { min: 1, max: 512, int: true };
-  const params: StrategyParams = {
-    tau: num(v, "tau", p("tau"), unit),
-    n0: num(v, "n0", p("n0"), len),
-    n: num(v, "n", p("n"), len),
-    nMax: num(v, "n_max", p("n_max"), len),
-    unmaskThreshold: num(v, "unmask_threshold", p("unmask_threshold"), unit),
-    k: num(v, "k", p("k"), len),
-    stopBelow: num(v, "stop_below", p("stop_below"), unit),
-    draftReuse: bool(v, "draft_reuse", p("draft_reuse")),
-    alignWindows: bool(v, "align_windows", p("align_windows")),
-    slideSubBlocks: bool(v, "slide_sub_blocks", p("slide_sub_blocks")),
-    trimLowConfidence: bool(v, "trim_low_confidence", p("trim_low_confidence")),
-    lookup: bool(v, "lookup", p("lookup")),
-    lookupMax: num(v, "lookup_max", p("lookup_max"), len),
-    controller: oneOf(v, "controller", p("controller"), CONTROLLERS),
-  };
+  const { strategy, ...rest } = values as { strategy?: Strategy } & StrategyParams;
+  const params: StrategyParams = rest;
   if (params.n0 !== undefined && params.nMax !== undefined && params.nMax < params.n0) {
     bad("failfast.n_max", `must be at least failfast.n0 (${params.n0})`);
   }
   if (params.alignWindows && params.slideSubBlocks) {
     bad("failfast.slide_sub_blocks", "cannot be true with failfast.align_windows");
-  }
-  for (const key of Object.keys(params) as (keyof StrategyParams)[]) {
-    if (params[key] === undefined) delete params[key];
   }
   return { strategy, params: Object.keys(params).length ? params : undefined };
 }
@@ -306,25 +274,18 @@ export function parseRequest(endpoint: Endpoint, body: unknown, config: Config):
   const maxKey = endpoint === "chat" && body.max_completion_tokens != null
     ? "max_completion_tokens"
     : "max_tokens";
-  const maxTokens = num(body, maxKey, maxKey, { min: 1, max: Number.MAX_SAFE_INTEGER, int: true });
+  const maxTokens = declared(body, param("maxTokens"), maxKey, maxKey) as number | undefined;
   if (maxTokens !== undefined) {
     if (maxTokens > config.maxTokens) {
       bad(maxKey, `${maxTokens} is more than this server's limit of ${config.maxTokens}`);
     }
     request.maxTokens = maxTokens;
   }
-  const temperature = num(body, "temperature", "temperature", { min: 0, max: 2 });
-  if (temperature !== undefined) request.temperature = temperature;
-  const topP = num(body, "top_p", "top_p", { min: 0, max: 1, exclusiveMin: true });
-  if (topP !== undefined) request.topP = topP;
-  const topK = num(body, "top_k", "top_k", { min: -1, max: 1 << 30, int: true });
-  if (topK !== undefined) request.topK = topK < 0 ? 0 : topK;
-  const seed = num(body, "seed", "seed", {
-    min: Number.MIN_SAFE_INTEGER,
-    max: Number.MAX_SAFE_INTEGER,
-    int: true,
-  });
-  if (seed !== undefined) request.seed = seed;
+  for (const name of ["temperature", "topP", "topK", "seed"] as const) {
+    const decl = param(name);
+    const value = declared(body, decl, decl.field) as number | undefined;
+    if (value !== undefined) request[name] = value;
+  }
   const stop = parseStop(body.stop);
   if (stop) request.stop = stop;
 
