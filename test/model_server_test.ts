@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import type { Config } from "../src/config.ts";
 import { createModelServer, type ModelServerHandle } from "../src/model-server/app.ts";
+import { serveModelServer } from "../src/cli/serve-model-server.ts";
+import { ConfigError } from "../src/errors.ts";
 import { openModels } from "../src/platform/deno.ts";
 import { openRemoteEngine, remoteClientOf } from "../src/platform/remote-engine.ts";
 import { FailFastEngine } from "../src/engine/engine.ts";
@@ -384,4 +386,17 @@ Deno.test({
       await Promise.all([gpuParts.verifier.session.close(), gpuParts.drafter?.session.close()]);
     }
   },
+});
+
+Deno.test("model server: a start it cannot serve is a configuration error, before any model loads", () => {
+  const cases: [Partial<Config>, RegExp][] = [
+    [{ backend: "remote", remoteUrl: "http://127.0.0.1:9" }, /FAILFAST_BACKEND/],
+    [{ host: "0.0.0.0", modelServerKey: "" }, /FAILFAST_MODEL_SERVER_KEY/],
+  ];
+  for (const [overrides, message] of cases) {
+    assert.throws(
+      () => serveModelServer(testConfig({ role: "model-server", ...overrides }), silentLog),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+    );
+  }
 });

@@ -20,6 +20,12 @@ export interface RunningModelServer {
 }
 
 export function serveModelServer(config: Config, log: Logger): RunningModelServer {
+  if (config.backend === "remote") {
+    throw new ConfigError(
+      "FAILFAST_BACKEND",
+      "a model server runs its models itself: use ort-node, ort-web-wasm or ort-web-webgpu",
+    );
+  }
   if (!config.modelServerKey && !LOOPBACK.has(config.host)) {
     throw new ConfigError(
       "FAILFAST_MODEL_SERVER_KEY",

@@ -40,8 +40,10 @@ async function importOrt(backend: RuntimeOptions["backend"]): Promise<Ort> {
       ortWebGpu ??= import("onnxruntime-web/webgpu") as unknown as Promise<Ort>;
       return await ortWebGpu;
     case "remote":
+      // a remote engine's models are sessions on a model server (runtime/remote.ts), never files
       throw new InferenceError(
-        "the remote backend is not available in this version: use ort-node, ort-web-wasm or ort-web-webgpu",
+        "FAILFAST_BACKEND=remote runs an engine on a model server's models; the model server " +
+          "itself needs a local backend: ort-node, ort-web-wasm or ort-web-webgpu",
       );
   }
 }
