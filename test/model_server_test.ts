@@ -306,6 +306,21 @@ Deno.test("model server: a remote engine's output equals the local engine's, eve
         }
       }
     }
+    // with full rows of logits, verified by this engine's own policy core, the same text
+    const logits = await openRemoteEngine(
+      { ...config, remoteOutput: "logits" },
+      silentLog,
+      p.policy,
+    );
+    for (const temperature of [0, 0.8]) {
+      const req = () => chat(questions[0], { maxTokens: 32, temperature, seed: 5 });
+      const want = await collect(local.generate(req()));
+      assert.equal(
+        (await collect(logits.generate(req()))).text,
+        want.text,
+        `logits T=${temperature}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(s.handle.sessions.size, 0, "every request released its sessions");
   } finally {
