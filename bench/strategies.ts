@@ -20,7 +20,13 @@ import { paperCosts } from "../src/engine/pass-costs.ts";
 import { addSourceCounts, emptySourceCounts } from "../src/engine/stats.ts";
 import type { GenerationStats, SourceCounts, StrategyParams } from "../src/engine/types.ts";
 import { Logger } from "../src/log.ts";
-import { exists, generalPrompts, GSM8K_TEST, ownQuestions, readQuestions } from "../test/fixtures/questions.ts";
+import {
+  exists,
+  generalPrompts,
+  GSM8K_TEST,
+  ownQuestions,
+  readQuestions,
+} from "../test/fixtures/questions.ts";
 import { writeResults } from "./results.ts";
 
 function flag(name: string): string | undefined {
