@@ -12,8 +12,8 @@
  * prefix the verifier agrees with; sampling uses lossless speculative sampling.
  */
 
-import { type Config, STRATEGIES, type Strategy } from "../config.ts";
-import { accepts, PARAMS, refusal } from "../params.ts";
+import type { Config } from "../config.ts";
+import { accepts, PARAMS, refusal, STRATEGIES, type Strategy } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";

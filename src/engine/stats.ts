@@ -4,7 +4,7 @@
  * convention vLLM uses.
  */
 
-import type { Strategy } from "../config.ts";
+import type { Strategy } from "../params.ts";
 import type { DraftSource } from "./draft-merge.ts";
 import type { GenerationStats, RoundStats, SourceCounts } from "./types.ts";
 

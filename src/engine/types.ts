@@ -3,7 +3,7 @@
  * iterable of events out. Nothing here knows HTTP or onnxruntime.
  */
 
-import type { Controller, Strategy } from "../config.ts";
+import type { Controller, Strategy } from "../params.ts";
 import type { ChatMessage } from "../model/tokenizer.ts";
 import type { DraftSource } from "./draft-merge.ts";
 

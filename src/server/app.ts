@@ -11,7 +11,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { Config } from "../config.ts";
-import { STRATEGIES } from "../config.ts";
+import { STRATEGIES } from "../params.ts";
 import type { Logger } from "../log.ts";
 import { InvalidRequestError } from "../errors.ts";
 import type { Engine } from "../engine/types.ts";
