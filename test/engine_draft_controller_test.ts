@@ -1,7 +1,12 @@
 // The draft-length controller's decisions with synthetic costs and acceptance.
 import assert from "node:assert/strict";
 import { AcceptanceModel, AcceptancePrior } from "../src/engine/acceptance-model.ts";
-import { bestLength, DraftController, extensionByRule } from "../src/engine/draft-controller.ts";
+import {
+  bestLength,
+  DRAFT_MARGIN,
+  DraftController,
+  extensionByRule,
+} from "../src/engine/draft-controller.ts";
 import { type CostProfile, paperCosts, PassCosts, RowCurve } from "../src/engine/pass-costs.ts";
 
 /** A CPU-like profile: a verify pass grows by `perRow` ms per row. */
@@ -147,4 +152,19 @@ Deno.test("controller: the extension rule sent to a model server decides as the 
       }
     }
   }
+});
+
+Deno.test("controller: a draft that only breaks even is not chosen over a plain step", () => {
+  const costs = new PassCosts(steepCosts(0.15));
+  const plain = (c: DraftController) => c.plainRate();
+  const settle = (gain: number) => {
+    const c = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
+    // drafter rounds that emit `gain` times a plain step's tokens per millisecond
+    const ms = 10;
+    for (let i = 0; i < 200; i++) c.observeDrafterRound(plain(c) * ms * gain, ms);
+    return c;
+  };
+  assert.equal(DRAFT_MARGIN, 0.1);
+  assert.ok(!settle(1.05).runDrafter(plain(settle(1))), "5% better than plain: plain");
+  assert.ok(settle(1.2).runDrafter(plain(settle(1))), "20% better: draft");
 });

@@ -30,6 +30,13 @@ const SLOW_EMA = 0.1;
 const RECOVER = 0.3;
 /** A drafter paused this many rounds in a row runs once anyway, to keep its estimate current. */
 const EXPLORE_EVERY = 8;
+/**
+ * A round drafts instead of decoding plainly only when its expected rate beats a plain step's by
+ * this share: the estimates are noisy, and where drafting only breaks even (sampled text, a
+ * drafter out of its domain) choosing it on a coin flip loses what exploration and misses cost.
+ * Where drafting pays, it pays by far more than this.
+ */
+export const DRAFT_MARGIN = 0.1;
 
 /** The best length to propose and its expected rate. */
 export interface LengthChoice {
@@ -193,7 +200,8 @@ export class DraftController {
    */
   runDrafter(alternative: number): boolean {
     if (this.drafter === null) return false;
-    const run = this.drafterTokens / this.drafterMs > alternative || this.skipped >= EXPLORE_EVERY;
+    const run = this.drafterTokens / this.drafterMs > alternative * (1 + DRAFT_MARGIN) ||
+      this.skipped >= EXPLORE_EVERY;
     if (run) {
       this.skipped = 0;
     } else {
