@@ -44,13 +44,11 @@ import {
   encodeFrame,
   type Frame,
   FRAME_CONTENT_TYPE,
+  PROTOCOL_VERSION,
   WireError,
 } from "../runtime/wire.ts";
 import { Counter, Histogram } from "../server/metrics.ts";
 import { MODEL_ROLES, type ModelRole, type Session, SessionStore } from "./sessions.ts";
-
-/** The protocol version; a remote engine refuses a server that speaks another. */
-export const PROTOCOL = 1;
 
 /** An error answered with its status (and headers). */
 class ModelServerError extends Error {
@@ -260,7 +258,7 @@ export function createModelServer(
 
   app.get("/v1/model", (c) =>
     c.json({
-      protocol: PROTOCOL,
+      protocol: PROTOCOL_VERSION,
       instance,
       name: config.modelName,
       tokenizer: parts.verifier.dir.sources.tokenizer,

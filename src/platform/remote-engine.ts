@@ -13,9 +13,7 @@ import { parseModelConfig } from "../model/config.ts";
 import { modelFromSources, type ModelInfo } from "../model/model-dir.ts";
 import type { PolicyCore } from "../policy/core.ts";
 import { RemoteClient, RemoteDraftChannel, RemoteModelSession } from "../runtime/remote.ts";
-
-/** The protocol this engine speaks (src/model-server/app.ts PROTOCOL). */
-const PROTOCOL = 1;
+import { PROTOCOL_VERSION } from "../runtime/wire.ts";
 
 interface ModelMetadata {
   kind: "ar" | "dllm";
@@ -101,9 +99,9 @@ export async function openRemoteEngine(
   const client = options.client ?? remoteClientOf(config);
   progress(`fetching model metadata from ${client.url}`);
   const meta = await client.json<ServerMetadata>("GET", "/v1/model", undefined, true);
-  if (meta.protocol !== PROTOCOL) {
+  if (meta.protocol !== PROTOCOL_VERSION) {
     throw new InferenceError(
-      `the model server at ${client.url} speaks protocol ${meta.protocol}; this engine speaks ${PROTOCOL}`,
+      `the model server at ${client.url} speaks protocol ${meta.protocol}; this engine speaks ${PROTOCOL_VERSION}`,
     );
   }
   const v = meta.models.verifier;

@@ -59,8 +59,6 @@ export class RemoteClient {
   readonly url: string;
   readonly counters: WireCounters = { calls: 0, bytesSent: 0, bytesReceived: 0 };
   private readonly fetch: typeof fetch;
-  /** Calls nobody awaits (releases), so a host can keep itself alive until they end. */
-  private readonly background = new Set<Promise<unknown>>();
 
   constructor(private readonly options: RemoteOptions) {
     if (!/^https?:\/\//.test(options.url)) {
@@ -84,18 +82,6 @@ export class RemoteClient {
     if (!Number.isFinite(x)) return;
     this.overheadMs = this.overheadSeen ? this.overheadMs + 0.2 * (x - this.overheadMs) : x;
     this.overheadSeen = true;
-  }
-
-  /** Runs `p` in the background (drained() waits for it); returns it, settled. */
-  track(p: Promise<unknown>): Promise<unknown> {
-    const settled = p.catch(() => {}).finally(() => this.background.delete(settled));
-    this.background.add(settled);
-    return settled;
-  }
-
-  /** Resolves when every background call has ended. */
-  async drained(): Promise<void> {
-    while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
   get onSession(): RemoteOptions["onSession"] {
@@ -215,9 +201,9 @@ class RemoteSession {
 
   /** Frees the session on the server (retried; the server's TTL frees what a failure leaves). */
   release(): Promise<unknown> {
-    this.released ??= this.client.track(
-      this.id.then((id) => this.client.call("DELETE", `/v1/sessions/${id}`, { idempotent: true })),
-    );
+    this.released ??= this.id
+      .then((id) => this.client.call("DELETE", `/v1/sessions/${id}`, { idempotent: true }))
+      .catch(() => {});
     return this.released;
   }
 }

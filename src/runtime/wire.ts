@@ -15,6 +15,9 @@ const MAX_HEADER_BYTES = 1 << 16;
 
 export const FRAME_CONTENT_TYPE = "application/x-failfast-frame";
 
+/** The model-server protocol's version: an engine refuses a server that speaks another. */
+export const PROTOCOL_VERSION = 1;
+
 type SectionType = "i32" | "f32";
 type SectionArray = Int32Array | Float32Array;
 
