@@ -26,6 +26,7 @@ import type { Logger } from "../log.ts";
 import type { EngineParts } from "../engine/engine.ts";
 import type { ExtensionRule } from "../engine/draft-controller.ts";
 import { extensionByRule } from "../engine/draft-controller.ts";
+import type { Drafter } from "../engine/drafter.ts";
 import {
   buildDrafter,
   drafterRoom,
@@ -318,32 +319,24 @@ export function createModelServer(
     let state: Session["drafter"] = null;
     let cache;
     if (spec) {
-      const holder = { rule: null as ExtensionRule | null };
-      let decide: ReturnType<typeof extensionByRule> | null = null;
-      let decidedFor: ExtensionRule | null = null;
-      const drafter = buildDrafter(spec, session, parts.policy, (confs, spent) => {
-        // the rule changes per call; its decision function is rebuilt when it does
-        if (holder.rule !== decidedFor) {
-          decidedFor = holder.rule;
-          decide = holder.rule ? extensionByRule(holder.rule) : null;
-        }
-        return decide ? decide(confs, spent) : false;
-      });
-      state = {
-        drafter,
+      // each call sets the extension decision of its round (from the rule it carries)
+      const drafting: NonNullable<Session["drafter"]> = {
         spec,
         context: [],
-        get rule() {
-          return holder.rule;
-        },
-        set rule(r) {
-          holder.rule = r;
-        },
+        extend: null,
+        drafter: null as unknown as Drafter, // built below, around this object's decision
       };
+      drafting.drafter = buildDrafter(
+        spec,
+        session,
+        parts.policy,
+        (confs, spent) => drafting.extend?.(confs, spent) ?? false,
+      );
+      state = drafting;
       // the drafter owns its cache; the session reports the drafter's context length
       cache = {
         get length() {
-          return state!.context.length;
+          return drafting.context.length;
         },
         released: false,
       };
@@ -442,7 +435,7 @@ export function createModelServer(
       const verified = Math.min(L + verdict.accepted, then.cap);
       d.drafter.onVerified(verified);
       d.context.push(...emitted);
-      d.rule = rule;
+      d.extend = rule && extensionByRule(rule);
       const time = newTimeBuckets();
       const out = await d.drafter.propose(d.context, maxLen, time);
       return {
@@ -557,7 +550,7 @@ export function createModelServer(
       // checked: from here the call changes the session
       if (h.verified !== null) d.drafter.onVerified(h.verified as number);
       d.context.push(...append);
-      d.rule = rule;
+      d.extend = rule && extensionByRule(rule);
       const time = newTimeBuckets();
       const draft = await d.drafter.propose(d.context, h.maxLen, time);
       return reply(

@@ -6,8 +6,7 @@
  */
 
 import type { Drafter } from "../engine/drafter.ts";
-import type { ExtensionRule } from "../engine/draft-controller.ts";
-import type { DrafterSpec } from "../engine/drafter-spec.ts";
+import type { DrafterSpec, ExtendDecision } from "../engine/drafter-spec.ts";
 import type { KvCache } from "../runtime/types.ts";
 
 export const MODEL_ROLES = ["verifier", "drafter", "ar-drafter"] as const;
@@ -25,7 +24,8 @@ export interface Session {
     drafter: Drafter;
     spec: DrafterSpec;
     context: number[];
-    rule: ExtensionRule | null;
+    /** This call's extension decision (from the controller's rule it carried), or none. */
+    extend: ExtendDecision | null;
   } | null;
   lastUsed: number;
   /** A call is running on it (a second one at once is refused; the TTL skips it). */
