@@ -15,6 +15,8 @@ export interface Draft {
   confidences?: number[];
   /** Which source drafted each token (absent: all by the model drafter). */
   sources?: DraftSource[];
+  /** Drafter time that was a call's round trip rather than passes (a remote drafter's). */
+  callMs?: number;
 }
 
 export interface Drafter {

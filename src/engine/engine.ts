@@ -517,8 +517,7 @@ export class FailFastEngine implements Engine {
             draft.tokens.length + 1,
           );
           if (draft.passes > 0) {
-            const passesMs = round.drafterMs - (this.parts.remoteDrafters ? costs.callMs() : 0);
-            costs.observe(drafterPass, passesMs / draft.passes);
+            costs.observe(drafterPass, (round.drafterMs - (draft.callMs ?? 0)) / draft.passes);
           }
           const wall = performance.now() - roundStart;
           costs.observe("round", wall - round.drafterMs - round.verifierMs);

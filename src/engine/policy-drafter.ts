@@ -106,7 +106,12 @@ export class PolicyDrafter implements Drafter {
       signals: this.controller ? signalsOf(draft, own, candidate) : [],
       drafterMs,
     };
-    return { tokens: draft.tokens, passes: own.passes, sources: draft.sources };
+    return {
+      tokens: draft.tokens,
+      passes: own.passes,
+      sources: draft.sources,
+      callMs: own.callMs,
+    };
   }
 
   /** The fixed rule: the drafter's own plan, merged with the lookup by draft-merge.ts. */

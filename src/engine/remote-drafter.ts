@@ -55,7 +55,12 @@ export class RemoteDrafter implements Drafter {
       time.drafter += early.reply.drafterMs;
       time.policy += early.reply.policyMs;
       const { tokens, confidences, passes } = early.reply;
-      return { tokens: tokens.slice(0, maxLen), confidences: confidences.slice(0, maxLen), passes };
+      return {
+        tokens: tokens.slice(0, maxLen),
+        confidences: confidences.slice(0, maxLen),
+        passes,
+        callMs: 0, // no call of its own: it came with the verdict
+      };
     }
     const reply = await this.session.draft({
       append: context.slice(this.sent),
@@ -69,7 +74,12 @@ export class RemoteDrafter implements Drafter {
     // the round trip counts as drafter time: it is what drafting costs this engine
     time.drafter += reply.wallMs - reply.policyMs;
     time.policy += reply.policyMs;
-    return { tokens: reply.tokens, confidences: reply.confidences, passes: reply.passes };
+    return {
+      tokens: reply.tokens,
+      confidences: reply.confidences,
+      passes: reply.passes,
+      callMs: Math.max(0, reply.wallMs - reply.drafterMs - reply.policyMs),
+    };
   }
 
   ahead(budget: number, cap = Number.MAX_SAFE_INTEGER): DraftAhead | null {
