@@ -51,6 +51,13 @@ async function startServer(overrides: Partial<Config> = {}): Promise<Running> {
 
 const auth = { authorization: `Bearer ${KEY}` };
 
+/** Asserts a response's status and discards its body. */
+async function expectStatus(response: Promise<Response>, status: number, what?: string) {
+  const r = await response;
+  assert.equal(r.status, status, what ?? `status ${status}`);
+  await r.body?.cancel();
+}
+
 async function createSession(url: string, model = "verifier"): Promise<string> {
   const r = await fetch(`${url}/v1/sessions`, {
     method: "POST",
@@ -83,17 +90,12 @@ async function positionsOf(url: string): Promise<number> {
 Deno.test("model server: a wrong or missing key is 401; /health needs none", async () => {
   const s = await startServer();
   try {
-    assert.equal(
-      (await fetch(`${s.url}/health`).then(async (r) => (await r.body?.cancel(), r))).status,
-      200,
-    );
+    await expectStatus(fetch(`${s.url}/health`), 200);
     const tries: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, {
       authorization: KEY,
     }];
     for (const headers of tries) {
-      const r = await fetch(`${s.url}/v1/model`, { headers });
-      assert.equal(r.status, 401);
-      await r.body?.cancel();
+      await expectStatus(fetch(`${s.url}/v1/model`, { headers }), 401);
     }
     const ok = await fetch(`${s.url}/v1/model`, { headers: auth });
     assert.equal(ok.status, 200);
@@ -101,12 +103,13 @@ Deno.test("model server: a wrong or missing key is 401; /health needs none", asy
     assert.equal(meta.protocol, 1);
     assert.ok(meta.models.verifier && meta.models.drafter && meta.models["ar-drafter"]);
     // the OpenAI API is not served in this role
-    const chatRoute = await fetch(`${s.url}/v1/chat/completions`, {
-      method: "POST",
-      headers: auth,
-    });
-    assert.equal(chatRoute.status, 404);
-    await chatRoute.body?.cancel();
+    await expectStatus(
+      fetch(`${s.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: auth,
+      }),
+      404,
+    );
   } finally {
     await s.stop();
   }
@@ -115,9 +118,7 @@ Deno.test("model server: a wrong or missing key is 401; /health needs none", asy
 Deno.test("model server: unknown ids are 404, released ones 409; DELETE frees", async () => {
   const s = await startServer();
   try {
-    const unknown = await forward(s.url, crypto.randomUUID(), { commit: true }, [1, 2]);
-    assert.equal(unknown.status, 404);
-    await unknown.body?.cancel();
+    await expectStatus(forward(s.url, crypto.randomUUID(), { commit: true }, [1, 2]), 404);
     const id = await createSession(s.url);
     const pass = await forward(s.url, id, { commit: true, output: "argmax" }, [5, 6, 7]);
     assert.equal(pass.status, 200);
@@ -126,12 +127,11 @@ Deno.test("model server: unknown ids are 404, released ones 409; DELETE frees", 
     const del = await fetch(`${s.url}/v1/sessions/${id}`, { method: "DELETE", headers: auth });
     assert.equal(del.status, 204);
     assert.equal(s.handle.sessions.size, 0);
-    const again = await forward(s.url, id, { commit: true }, [1]);
-    assert.equal(again.status, 409);
-    await again.body?.cancel();
-    const delAgain = await fetch(`${s.url}/v1/sessions/${id}`, { method: "DELETE", headers: auth });
-    assert.equal(delAgain.status, 409);
-    await delAgain.body?.cancel();
+    await expectStatus(forward(s.url, id, { commit: true }, [1]), 409);
+    await expectStatus(
+      fetch(`${s.url}/v1/sessions/${id}`, { method: "DELETE", headers: auth }),
+      409,
+    );
   } finally {
     await s.stop();
   }
@@ -144,9 +144,7 @@ Deno.test("model server: an abandoned session is freed by the TTL", async () => 
     assert.equal(s.handle.sessions.size, 1);
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(s.handle.sessions.size, 0);
-    const late = await forward(s.url, id, { commit: true }, [1]);
-    assert.equal(late.status, 409);
-    await late.body?.cancel();
+    await expectStatus(forward(s.url, id, { commit: true }, [1]), 409);
   } finally {
     await s.stop();
   }
@@ -174,9 +172,7 @@ Deno.test("model server: malformed and oversized requests are 4xx and change no 
   const s = await startServer({ maxBodyBytes: 4096 });
   try {
     const id = await createSession(s.url);
-    const first = await forward(s.url, id, { commit: true }, [5, 6, 7, 8]);
-    assert.equal(first.status, 200);
-    await first.body?.cancel();
+    await expectStatus(forward(s.url, id, { commit: true }, [5, 6, 7, 8]), 200);
     const vocab = s.handle && (await parts()).verifier.dir.config.vocabSize;
     const bad: [string, BodyInit, number][] = [
       ["not a frame", "hello", 400],
@@ -212,22 +208,25 @@ Deno.test("model server: malformed and oversized requests are 4xx and change no 
       ["oversized", new Uint8Array(8192), 413],
     ];
     for (const [what, body, status] of bad) {
-      const r = await fetch(`${s.url}/v1/sessions/${id}/forward`, {
-        method: "POST",
-        headers: { ...auth, "content-type": FRAME_CONTENT_TYPE },
-        body,
-      });
-      assert.equal(r.status, status, what);
-      await r.body?.cancel();
+      await expectStatus(
+        fetch(`${s.url}/v1/sessions/${id}/forward`, {
+          method: "POST",
+          headers: { ...auth, "content-type": FRAME_CONTENT_TYPE },
+          body,
+        }),
+        status,
+        what,
+      );
       assert.equal(await positionsOf(s.url), 4, `${what} left the cache as it was`);
     }
-    const bad2 = await fetch(`${s.url}/v1/sessions`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ model: "drafter", drafter: { kind: "dllm", plan: {} } }),
-    });
-    assert.equal(bad2.status, 400);
-    await bad2.body?.cancel();
+    await expectStatus(
+      fetch(`${s.url}/v1/sessions`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ model: "drafter", drafter: { kind: "dllm", plan: {} } }),
+      }),
+      400,
+    );
     assert.equal(s.handle.sessions.size, 1);
   } finally {
     await s.stop();

@@ -49,6 +49,26 @@ async function stopAll() {
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/** A streamed completion of 256 plain steps, once its first chunk has come. */
+async function longStream(worker: Process, signal?: AbortSignal) {
+  const r = await fetch(`${worker.url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "tiny-gsm",
+      prompt: LOOPING_PROMPT,
+      max_tokens: 256,
+      temperature: 0,
+      stream: true,
+      failfast: { strategy: "ar" },
+    }),
+    signal,
+  });
+  const reader = r.body!.getReader();
+  await reader.read(); // the stream is under way
+  return reader;
+}
+
 Deno.test({
   name: "worker: the openai client streams a chat completion with its usage chunk",
   ...opts,
@@ -117,21 +137,7 @@ Deno.test({
   fn: async () => {
     const { worker, modelServer } = await start();
     const ac = new AbortController();
-    const r = await fetch(`${worker.url}/v1/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        model: "tiny-gsm",
-        prompt: LOOPING_PROMPT,
-        max_tokens: 256,
-        temperature: 0,
-        stream: true,
-        failfast: { strategy: "ar" },
-      }),
-      signal: ac.signal,
-    });
-    const reader = r.body!.getReader();
-    await reader.read(); // the stream is under way
+    await longStream(worker, ac.signal);
     assert.ok(await liveSessions(modelServer.url) > 0, "the request holds sessions");
     ac.abort();
     const deadline = Date.now() + 1000;
@@ -151,20 +157,7 @@ Deno.test({
   fn: async () => {
     const { worker, modelServer: ms } = await start();
     try {
-      const r = await fetch(`${worker.url}/v1/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "tiny-gsm",
-          prompt: LOOPING_PROMPT,
-          max_tokens: 256,
-          temperature: 0,
-          stream: true,
-          failfast: { strategy: "ar" },
-        }),
-      });
-      const reader = r.body!.getReader();
-      await reader.read();
+      const reader = await longStream(worker);
       const killedAt = Date.now();
       await ms.stop("SIGKILL");
       let text = "";
