@@ -33,6 +33,14 @@ export interface Figure {
   svg: string;
 }
 
+/** The share of all counts in each bin of a histogram; the last bin also holds what is beyond. */
+function shares(counts: number[], bins: number[]): number[] {
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  const total = sum(counts) || 1;
+  const last = bins[bins.length - 1];
+  return bins.map((n) => (n === last ? sum(counts.slice(n)) : counts[n] ?? 0) / total);
+}
+
 const byName = (rows: ResultRow[]) => new Map(rows.map((r) => [r.name, r]));
 
 /** The main rows present in a run, with their short labels. */
@@ -73,16 +81,10 @@ export function figures(rows: ResultRow[], sweep: ResultRow[] | null): Figure[] 
     svg: bars({
       title: "Tokens emitted per round (share of rounds)",
       categories: lengths.map((n) => n === maxLen ? `${n}+` : String(n)),
-      series: lengthRows.map((m) => {
-        const counts = m.row.acceptedLengths;
-        const total = counts.reduce((a, b) => a + b, 0) || 1;
-        return {
-          name: m.short,
-          values: lengths.map((n) =>
-            (n === maxLen ? counts.slice(n).reduce((a, b) => a + b, 0) : counts[n] ?? 0) / total
-          ),
-        };
-      }),
+      series: lengthRows.map((m) => ({
+        name: m.short,
+        values: shares(m.row.acceptedLengths, lengths),
+      })),
       yName: "share of rounds",
       digits: 2,
       note: "1 = the verifier's own token only (no draft token accepted).",
@@ -91,7 +93,6 @@ export function figures(rows: ResultRow[], sweep: ResultRow[] | null): Figure[] 
   const ff = main[0];
   if (ff) {
     const counts = ff.row.draftLengths;
-    const total = counts.reduce((a, b) => a + b, 0) || 1;
     const cap = Math.min(counts.length - 1, 40);
     const ks = Array.from({ length: cap + 1 }, (_, k) => k);
     out.push({
@@ -99,12 +100,7 @@ export function figures(rows: ResultRow[], sweep: ResultRow[] | null): Figure[] 
       svg: bars({
         title: `Draft length chosen per round: ${ff.short}`,
         categories: ks.map((k) => k === cap && counts.length - 1 > cap ? `${k}+` : String(k)),
-        series: [{
-          name: ff.short,
-          values: ks.map((k) =>
-            (k === cap ? counts.slice(k).reduce((a, b) => a + b, 0) : counts[k] ?? 0) / total
-          ),
-        }],
+        series: [{ name: ff.short, values: shares(counts, ks) }],
         yName: "share of rounds",
         digits: 2,
         note: "0 = a plain decoding step (the controller expected no draft to pay).",
