@@ -139,8 +139,8 @@ export class PassCosts {
   }
 }
 
-/** Median of a few timings. */
-function median(xs: number[]): number {
+/** Median of a few timings (the upper one of an even count). */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
 }

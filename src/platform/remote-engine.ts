@@ -8,7 +8,7 @@ import type { Config } from "../config.ts";
 import { InferenceError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { FailFastEngine, type LoadedModel, readyEngine } from "../engine/engine.ts";
-import { type CostProfile, RowCurve } from "../engine/pass-costs.ts";
+import { type CostProfile, median, RowCurve } from "../engine/pass-costs.ts";
 import { parseModelConfig } from "../model/config.ts";
 import { modelFromSources, type ModelInfo } from "../model/model-dir.ts";
 import type { PolicyCore } from "../policy/core.ts";
@@ -38,7 +38,7 @@ async function roundTripMs(client: RemoteClient): Promise<number> {
     await client.call("GET", "/health", { idempotent: true });
     times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[2];
+  return median(times);
 }
 
 /**
