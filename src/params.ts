@@ -206,9 +206,14 @@ export const PARAMS: readonly ParamDecl[] = [
 
 const BY_NAME = new Map(PARAMS.map((p) => [p.name, p]));
 
-/** The declaration of a parameter by its engine name. */
+/** The declaration of a parameter by its engine name, if there is one. */
+export function findParam(name: string): ParamDecl | undefined {
+  return BY_NAME.get(name);
+}
+
+/** The declaration of a parameter by its engine name (a name the code knows). */
 export function param(name: string): ParamDecl {
-  const p = BY_NAME.get(name);
+  const p = findParam(name);
   if (!p) throw new Error(`no parameter ${name}`);
   return p;
 }

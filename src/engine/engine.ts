@@ -13,7 +13,7 @@
  */
 
 import type { Config } from "../config.ts";
-import { accepts, PARAMS, refusal, STRATEGIES, type Strategy } from "../params.ts";
+import { accepts, findParam, refusal, STRATEGIES, type Strategy } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";
@@ -78,7 +78,7 @@ function invalid(message: string, param: string): never {
 /** Refuses a value its declaration (params.ts) does not accept, naming its field. */
 function checkParam(name: string, value: unknown): void {
   if (value === undefined) return;
-  const decl = PARAMS.find((d) => d.name === name);
+  const decl = findParam(name);
   if (!decl) invalid(`unknown parameter ${name}`, name);
   if (!accepts(decl.kind, value)) {
     invalid(`${decl.field}: ${refusal(decl.kind, value)}`, decl.field);
