@@ -96,12 +96,17 @@ function isInt(v: unknown, min: number, max: number): v is number {
   return Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 }
 
-function checkTokens(tokens: Int32Array | Float32Array | undefined, vocab: number, what: string) {
-  if (!(tokens instanceof Int32Array)) throw bad(`${what} must be an i32 section`);
-  for (const t of tokens) {
-    if (t < 0 || t >= vocab) throw bad(`${what} holds id ${t}, outside the vocabulary of ${vocab}`);
+/** An i32 section whose values all lie in [0, `limit`): token ids, or positions. */
+function checkInts(
+  values: Int32Array | Float32Array | undefined,
+  limit: number,
+  what: string,
+): Int32Array {
+  if (!(values instanceof Int32Array)) throw bad(`${what} must be an i32 section`);
+  for (const v of values) {
+    if (v < 0 || v >= limit) throw bad(`${what} holds ${v}, outside [0, ${limit})`);
   }
-  return tokens;
+  return values;
 }
 
 /** Parses a pass's row output from a frame header. */
@@ -460,7 +465,7 @@ export function createModelServer(
     return await withSession(c.req.param("id"), "pass", async (s) => {
       const loaded = models[s.model]!;
       const maxPositions = loaded.dir.config.maxPositions;
-      const tokens = checkTokens(sections.tokens, vocab, "tokens");
+      const tokens = checkInts(sections.tokens, vocab, "tokens");
       if (tokens.length === 0) throw bad("tokens must not be empty");
       if (typeof h.commit !== "boolean") throw bad("commit must be a boolean");
       const keep = h.keep ?? s.cache.length;
@@ -475,7 +480,7 @@ export function createModelServer(
       }
       let positions: Int32Array | undefined;
       if (sections.positions !== undefined) {
-        positions = checkTokens(sections.positions, keep + tokens.length, "positions");
+        positions = checkInts(sections.positions, keep + tokens.length, "positions");
         if (positions.length !== tokens.length || h.commit) {
           throw bad("positions need one per token, and a pass that does not commit");
         }
@@ -530,7 +535,7 @@ export function createModelServer(
     return await withSession(c.req.param("id"), "drafter", async (s) => {
       const d = s.drafter!;
       const maxPositions = models[s.model]!.dir.config.maxPositions;
-      const append = checkTokens(sections.append, vocab, "append");
+      const append = checkInts(sections.append, vocab, "append");
       if (h.from !== d.context.length) {
         throw new ModelServerError(
           409,
