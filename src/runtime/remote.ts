@@ -36,8 +36,6 @@ export interface RemoteOptions {
   timeoutMs: number;
   /** Attempts of an idempotent call (default 3). */
   attempts?: number;
-  /** The fetch to use (default: the platform's). */
-  fetch?: typeof fetch;
   /**
    * Told of each session as it opens, with a function that frees it (and returns the call's
    * promise). A Workers host frees a request's sessions the moment its client disconnects,
@@ -58,7 +56,6 @@ export interface WireCounters {
 export class RemoteClient {
   readonly url: string;
   readonly counters: WireCounters = { calls: 0, bytesSent: 0, bytesReceived: 0 };
-  private readonly fetch: typeof fetch;
 
   constructor(private readonly options: RemoteOptions) {
     if (!/^https?:\/\//.test(options.url)) {
@@ -69,7 +66,6 @@ export class RemoteClient {
       );
     }
     this.url = options.url.replace(/\/+$/, "");
-    this.fetch = options.fetch ?? ((...a) => fetch(...a));
   }
 
   /** What a call adds to the work it asks for (network, HTTP), a moving average in ms. */
@@ -104,7 +100,7 @@ export class RemoteClient {
     this.counters.bytesSent += typeof body === "string" ? body.length : body?.length ?? 0;
     let response: Response;
     try {
-      response = await this.fetch(`${this.url}${path}`, {
+      response = await fetch(`${this.url}${path}`, {
         method,
         body,
         headers: this.headers(contentType ? { "content-type": contentType } : {}),
