@@ -272,6 +272,16 @@ Deno.test("model server: reduced rows equal the local kernels' and are a few byt
       const full = await remote.forward(rc, [9], { commit: false });
       const w3 = await local.forward(lc, [9], { commit: false });
       assert.deepEqual(Array.from(full.logits), Array.from(w3.logits));
+      // top-k: the k most likely ids of the row, most likely first, with their softmax probabilities
+      const top = await remote.forwardRows!(rc, [9], { commit: false }, { kind: "topk", k: 3 });
+      const logits = Array.from(w3.logits);
+      const byLogit = logits.map((_, i) => i).sort((a, b) => logits[b] - logits[a]).slice(0, 3);
+      assert.deepEqual(Array.from(top.ids), byLogit);
+      const max = Math.max(...logits);
+      const z = logits.reduce((a, l) => a + Math.exp(l - max), 0);
+      byLogit.forEach((id, j) => {
+        assert.ok(Math.abs(top.probs![j] - Math.exp(logits[id] - max) / z) < 1e-6, `top-${j + 1}`);
+      });
       assert.equal(rc.length, tokens.length);
     } finally {
       local.release(lc);
