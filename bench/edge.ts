@@ -14,7 +14,7 @@
  *   deno task bench:edge [--count 8] [--max-tokens 128] [--latencies 0,5,20,50] [--deadline-s 900]
  */
 import { parseArgs } from "node:util";
-import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "../test/fixtures/questions.ts";
+import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "../harness/questions.ts";
 import { writeResults } from "./results.ts";
 import {
   freePort,
@@ -22,7 +22,7 @@ import {
   startApiServer,
   startModelServer,
   startWorker,
-} from "../test/helpers/processes.ts";
+} from "../harness/processes.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,

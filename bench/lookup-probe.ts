@@ -29,7 +29,7 @@ import { Logger } from "../src/log.ts";
 import { loadModelDir } from "../src/model/model-dir.ts";
 import { loadPolicy } from "../src/policy/load-deno.ts";
 import { openModel } from "../src/runtime/create.ts";
-import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "../test/fixtures/questions.ts";
+import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "../harness/questions.ts";
 import { writeResults } from "./results.ts";
 
 const { values: args } = parseArgs({

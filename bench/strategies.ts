@@ -26,7 +26,7 @@ import {
   GSM8K_TEST,
   ownQuestions,
   readQuestions,
-} from "../test/fixtures/questions.ts";
+} from "../harness/questions.ts";
 import { writeResults } from "./results.ts";
 
 function flag(name: string): string | undefined {

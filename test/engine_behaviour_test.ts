@@ -1,6 +1,6 @@
 // Engine behaviour: forced drafts, cancellation, sampling, statistics and bad requests.
 import assert from "node:assert/strict";
-import { ownQuestions } from "./fixtures/questions.ts";
+import { ownQuestions } from "../harness/questions.ts";
 import type { Draft, Drafter } from "../src/engine/drafter.ts";
 import { DllmDrafter, type DraftPlan } from "../src/engine/dllm-drafter.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";

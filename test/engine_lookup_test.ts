@@ -1,7 +1,7 @@
 // Lookup drafting in the engine: sources of accepted tokens, the cross-request cache's scopes
 // and switch, and lossless sampling with lookup drafts.
 import assert from "node:assert/strict";
-import { ownQuestions } from "./fixtures/questions.ts";
+import { ownQuestions } from "../harness/questions.ts";
 import type { Strategy } from "../src/config.ts";
 import type { SourceCounts } from "../src/engine/types.ts";
 import { assertSampledFrom } from "./helpers/chi-square.ts";

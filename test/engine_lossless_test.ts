@@ -1,6 +1,6 @@
 // The central promise: every strategy emits exactly the verifier's own output.
 import assert from "node:assert/strict";
-import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "./fixtures/questions.ts";
+import { exists, GSM8K_TEST, ownQuestions, readQuestions } from "../harness/questions.ts";
 import type { Strategy } from "../src/config.ts";
 import type { StrategyParams } from "../src/engine/types.ts";
 import { chat, collect, testEngine } from "./helpers/engine.ts";

@@ -9,7 +9,7 @@ import { createEngine } from "../src/platform/deno.ts";
 import type { FailFastEngine } from "../src/engine/engine.ts";
 import { chat, collect } from "./helpers/engine.ts";
 import { silentLog, testConfig } from "./helpers/server.ts";
-import { liveSessions, type Process, startModelServer, startWorker } from "./helpers/processes.ts";
+import { liveSessions, type Process, startModelServer, startWorker } from "../harness/processes.ts";
 
 const QUESTIONS = [
   "Tom has 3 apples and buys 5 more. How many apples does he have?",

@@ -1,10 +1,10 @@
 /**
- * Real processes for the edge tests: a model server (`deno task serve` with
- * FAILFAST_ROLE=model-server) and the worker under `wrangler dev` (workerd), each on a free
- * loopback port, stopped by the test that started them.
+ * Real processes for the edge tests and benchmarks: a model server (`deno task serve` with
+ * FAILFAST_ROLE=model-server), the API server, and the worker under `wrangler dev` (workerd),
+ * each on a free loopback port, stopped by whoever started them.
  */
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 const DENO = `${ROOT}node_modules/.bin/deno`;
 const WRANGLER = `${ROOT}node_modules/.bin/wrangler`;
 
