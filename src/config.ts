@@ -19,18 +19,19 @@ import {
   STRATEGIES,
   type Strategy,
 } from "./params.ts";
+import {
+  type Backend,
+  BACKENDS,
+  type Device,
+  DEVICES,
+  GRAPH_OPT_LEVELS,
+  type GraphOptLevel,
+} from "./runtime/types.ts";
 
-export const BACKENDS = ["ort-node", "ort-web-wasm", "ort-web-webgpu", "remote"] as const;
-export type Backend = typeof BACKENDS[number];
-
-export const DEVICES = ["cpu", "cuda"] as const;
 export const DRAFTER_QUANTIZE = ["none", "int8"] as const;
-export type Device = typeof DEVICES[number];
 
-export const GRAPH_OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
-export type GraphOptLevel = typeof GRAPH_OPT_LEVELS[number];
-
-export { CONTROLLERS, STRATEGIES };
+export { BACKENDS, CONTROLLERS, DEVICES, GRAPH_OPT_LEVELS, STRATEGIES };
+export type { Backend, Device, GraphOptLevel };
 export type { Controller, Strategy };
 
 /** What a server process serves: the OpenAI API, or forward passes to remote engines. */

@@ -12,7 +12,6 @@
  * prefix the verifier agrees with; sampling uses lossless speculative sampling.
  */
 
-import type { Config } from "../config.ts";
 import { accepts, findParam, refusal, STRATEGIES, type Strategy } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -33,6 +32,7 @@ import { countBySource, StatsCollector } from "./stats.ts";
 import { TextStream } from "./text-stream.ts";
 import type {
   Engine,
+  EngineSettings,
   FinishReason,
   GenerateEvent,
   GenerateRequest,
@@ -111,7 +111,7 @@ export class FailFastEngine implements Engine {
 
   constructor(
     private readonly parts: EngineParts,
-    private readonly config: Config,
+    private readonly config: EngineSettings,
     private readonly log: Logger,
     options: {
       /**
@@ -629,7 +629,7 @@ function describeCurve(p: CostProfile): string {
  */
 export async function readyEngine(
   engine: FailFastEngine,
-  config: Config,
+  config: Pick<EngineSettings, "controller" | "strategy">,
   progress: (message: string) => void,
 ): Promise<FailFastEngine> {
   if (config.controller === "cost") {

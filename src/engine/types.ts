@@ -151,6 +151,35 @@ export type GenerateEvent =
     stats: GenerationStats;
   };
 
+/**
+ * What an engine takes from its deployment: the served name, the default strategy, the defaults
+ * of every strategy parameter a request leaves out, and the lookup's settings. The deployment's
+ * configuration (src/config.ts) has all of these among its keys.
+ */
+export interface EngineSettings {
+  modelName: string;
+  strategy: Strategy;
+  controller: Controller;
+  tau: number;
+  n0: number;
+  n: number;
+  /** Longest draft; also the rows the controller's cost profile covers (nMax + 1). */
+  nMax: number;
+  unmaskThreshold: number;
+  fixedK: number;
+  fixedThreshold: number;
+  arDraftK: number;
+  draftReuse: boolean;
+  alignWindows: boolean;
+  slideSubBlocks: boolean;
+  trimLowConfidence: boolean;
+  lookup: boolean;
+  lookupMax: number;
+  lookupKeyLength: number;
+  /** Tokens of earlier outputs the lookup keeps (0: none). */
+  lookupHistoryTokens: number;
+}
+
 /** What the server and CLI call. */
 export interface Engine {
   /** Served model id. */

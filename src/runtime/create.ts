@@ -3,28 +3,30 @@
  * onnxruntime packages are imported lazily, so a deployment only loads the one it uses.
  */
 
-import type { Config } from "../config.ts";
 import { InferenceError } from "../errors.ts";
 import type { ModelDir } from "../model/model-dir.ts";
 import { type Ort, OrtModelSession } from "./ort-session.ts";
 import { QuantizeError, quantizeMatMulWeights } from "./quantize-weights.ts";
-import type { ModelSession } from "./types.ts";
+import type { Backend, Device, GraphOptLevel, ModelSession } from "./types.ts";
 
-export type RuntimeOptions =
-  & Pick<Config, "backend" | "device" | "threads" | "graphOptimization">
-  & {
-    /**
-     * onnxruntime-node only: let the session's intra-op threads spin-wait after a pass (the
-     * runtime's default). false puts them to sleep at once, so they do not take the cores the
-     * next pass of another session needs.
-     */
-    spin?: boolean;
-    /**
-     * "int8": run the model's constant-weight MatMuls in int8, rewritten in memory at load time
-     * (quantize-weights.ts). For drafters only: a verifier's logits must stay exact.
-     */
-    quantize?: "int8";
-  };
+export interface RuntimeOptions {
+  backend: Backend;
+  device: Device;
+  /** Intra-op threads (0: the runtime's choice). */
+  threads: number;
+  graphOptimization: GraphOptLevel;
+  /**
+   * onnxruntime-node only: let the session's intra-op threads spin-wait after a pass (the
+   * runtime's default). false puts them to sleep at once, so they do not take the cores the
+   * next pass of another session needs.
+   */
+  spin?: boolean;
+  /**
+   * "int8": run the model's constant-weight MatMuls in int8, rewritten in memory at load time
+   * (quantize-weights.ts). For drafters only: a verifier's logits must stay exact.
+   */
+  quantize?: "int8";
+}
 
 let ortWebWasm: Promise<Ort> | undefined;
 let ortWebGpu: Promise<Ort> | undefined;

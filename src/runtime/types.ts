@@ -6,6 +6,18 @@
 
 import type { ModelConfig } from "../model/config.ts";
 
+/** Where forward passes run, chosen at deploy time (FAILFAST_BACKEND). */
+export const BACKENDS = ["ort-node", "ort-web-wasm", "ort-web-webgpu", "remote"] as const;
+export type Backend = typeof BACKENDS[number];
+
+/** onnxruntime-node's device (FAILFAST_DEVICE). */
+export const DEVICES = ["cpu", "cuda"] as const;
+export type Device = typeof DEVICES[number];
+
+/** onnxruntime's graph optimisation levels (FAILFAST_GRAPH_OPTIMIZATION). */
+export const GRAPH_OPT_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+export type GraphOptLevel = typeof GRAPH_OPT_LEVELS[number];
+
 /** An opaque per-request KV cache. `length` is the number of positions it holds. */
 export interface KvCache {
   readonly length: number;
