@@ -6,10 +6,22 @@
  * parts. Results land in bench/results/, the figures drawn from them in bench/results/figures/.
  */
 
+import { parseArgs } from "node:util";
+
 const parts = ["policy", "runtime", "strategies", "server"];
-const onlyAt = Deno.args.indexOf("--only");
-const only = onlyAt >= 0 ? Deno.args[onlyAt + 1].split(",") : parts;
-const passOn = Deno.args.filter((_, i) => i !== onlyAt && i !== onlyAt + 1);
+const { values: args, positionals: passOn } = parseArgs({
+  args: Deno.args,
+  options: { only: { type: "string" } },
+  allowPositionals: true,
+});
+const only = args.only?.split(",") ?? [...parts, "figures"];
+const unknown = only.filter((p) => ![...parts, "figures"].includes(p));
+if (unknown.length) {
+  console.error(
+    `--only: unknown part ${unknown.join(", ")}; parts: ${[...parts, "figures"].join(",")}`,
+  );
+  Deno.exit(2);
+}
 
 let failed = 0;
 for (const part of parts.filter((p) => only.includes(p))) {
@@ -27,7 +39,7 @@ for (const part of parts.filter((p) => only.includes(p))) {
   }
 }
 // the figures, from whatever results the parts above left
-if (only.includes("figures") || onlyAt < 0) {
+if (only.includes("figures")) {
   console.error("\n== bench: figures ==");
   const { code } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("./figures.ts", import.meta.url).pathname],

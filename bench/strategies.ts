@@ -14,6 +14,7 @@
  *                   [--temperature T] [--out NAME]
  */
 
+import { parseArgs } from "node:util";
 import { type Config, loadConfig, type Strategy } from "../src/config.ts";
 import { createEngine, openDrafters } from "../src/platform/deno.ts";
 import { paperCosts } from "../src/engine/pass-costs.ts";
@@ -29,21 +30,35 @@ import {
 } from "../harness/questions.ts";
 import { writeResults } from "./results.ts";
 
-function flag(name: string): string | undefined {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
+const { values: args } = parseArgs({
+  args: Deno.args,
+  options: {
+    questions: { type: "string" },
+    count: { type: "string", default: "30" },
+    "max-tokens": { type: "string", default: "256" },
+    temperature: { type: "string", default: "0" },
+    out: { type: "string" },
+    sweep: { type: "boolean", default: false },
+    quick: { type: "boolean", default: false },
+  },
+});
+function numberFlag(name: "count" | "max-tokens" | "temperature", integer: boolean): number {
+  const x = Number(args[name]);
+  if (!Number.isFinite(x) || x < 0 || (integer && (!Number.isInteger(x) || x === 0))) {
+    console.error(`--${name}: expected ${integer ? "a positive integer" : "a number >= 0"}`);
+    Deno.exit(2);
+  }
+  return x;
 }
-const has = (name: string) => Deno.args.includes(`--${name}`);
-
-const count = Number(flag("count") ?? 30);
-const maxTokens = Number(flag("max-tokens") ?? 256);
+const count = numberFlag("count", true);
+const maxTokens = numberFlag("max-tokens", true);
 /** Sampling temperature; above 0 question i is sampled with seed i + 1 (the warm-up with 0). */
-const temperature = Number(flag("temperature") ?? 0);
-const outName = flag("out");
-const sweep = has("sweep");
-const quick = has("quick");
+const temperature = numberFlag("temperature", false);
+const outName = args.out;
+const sweep = args.sweep!;
+const quick = args.quick!;
 /** A JSONL file, or "general" for the project's own prompts outside the training domain. */
-const questionsFlag = flag("questions");
+const questionsFlag = args.questions;
 const general = questionsFlag === "general";
 const questionsPath = general
   ? "general"
