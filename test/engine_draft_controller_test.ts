@@ -63,18 +63,33 @@ Deno.test("controller: a drafter that is always wrong gives plain decoding", () 
   const costs = new PassCosts(steepCosts(0.15));
   const ctl = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
   assert.ok(ctl.runDrafter(ctl.plainRate()), "a new drafter is given a chance");
-  let ran = 0;
-  for (let round = 0; round < 80; round++) {
+  const ranAt: number[] = [];
+  for (let round = 0; round < 200; round++) {
     if (!ctl.runDrafter(ctl.plainRate())) continue;
-    ran++;
+    ranAt.push(round);
     const draft = drafterTokens(Array(8).fill(0.9));
     ctl.model.observe(draft, 0); // every draft rejected at its first token
     ctl.observeDrafterRound(1, costs.denoiseMs() + costs.verifyMs(9, true) + costs.roundMs());
   }
-  // it keeps trying about one round in eight (exploration), no more
-  assert.ok(ran <= 80 / 5, `the drafter ran ${ran} of 80 rounds`);
+  // once its estimate has fallen, it explores ever more rarely: 8, 16, 32, then every 64 rounds
+  assert.ok(ranAt.length <= 8, `the drafter ran ${ranAt.length} of 200 rounds`);
+  const gaps = ranAt.slice(1).map((r, i) => r - ranAt[i]);
+  assert.deepEqual(gaps.slice(-5), [9, 17, 33, 65, 65], `gaps between drafter rounds: ${gaps}`);
   // the model learned that even its confident tokens are rejected
-  assert.ok(ctl.model.probability({ source: "drafter", confidence: 0.9 }, 0) < 0.3);
+  assert.ok(ctl.model.probability({ source: "drafter", confidence: 0.9 }, 0) < 0.4);
+});
+
+Deno.test("controller: a drafter that pays keeps drafting through a few rejections", () => {
+  const costs = new PassCosts(steepCosts(0.15));
+  const ctl = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
+  const roundMs = costs.denoiseMs() + costs.verifyMs(5, true) + costs.roundMs();
+  // a request's level: drafter rounds emit 2.5 tokens where a plain step emits 1
+  for (let i = 0; i < 50; i++) ctl.observeDrafterRound(2.5, roundMs);
+  assert.ok(ctl.runDrafter(ctl.plainRate()));
+  for (let i = 0; i < 3; i++) {
+    ctl.observeDrafterRound(1, roundMs); // rejected at the first token
+    assert.ok(ctl.runDrafter(ctl.plainRate()), `still drafting after ${i + 1} rejections`);
+  }
 });
 
 Deno.test("controller: acceptance is learned online and carried to the next request", () => {

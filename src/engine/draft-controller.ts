@@ -19,17 +19,20 @@ import { type AcceptanceModel, drafterCell, type TokenSignal } from "./acceptanc
 import type { PassCosts } from "./pass-costs.ts";
 
 /**
- * Weights of the newest drafter round in the two running estimates of a drafter round: a fast
- * one that follows the text (a hard stretch makes the drafter pause), and a slow one, the
- * request's long-run level, that the fast one returns to while the drafter pauses (so that one
- * bad round does not stop drafting for long).
+ * Weight of the newest drafter round in the request's running estimate of a drafter round. The
+ * estimate is the request's level, not the last few rounds': whether the drafter's next draft is
+ * accepted hardly depends on whether its last ones were (a rejection does not make the next one
+ * likelier), so pausing the drafter after a bad round or two only loses rounds it would have won.
  */
-const FAST_EMA = 0.3;
-const SLOW_EMA = 0.1;
-/** Share of the gap to the long-run level the fast estimate closes per paused round. */
-const RECOVER = 0.3;
-/** A drafter paused this many rounds in a row runs once anyway, to keep its estimate current. */
+const ROUND_EMA = 0.1;
+/**
+ * A paused drafter runs once anyway after this many paused rounds, to keep its estimate current;
+ * each exploration that the estimate did not call for doubles the wait, up to MAX_EXPLORE_EVERY,
+ * so a drafter that does not pay (sampled text, a drafter out of its domain) costs a handful of
+ * rounds per request rather than one in eight.
+ */
 const EXPLORE_EVERY = 8;
+const MAX_EXPLORE_EVERY = 64;
 /**
  * A round drafts instead of decoding plainly only when its expected rate beats a plain step's by
  * this share: the estimates are noisy, and where drafting only breaks even (sampled text, a
@@ -138,12 +141,12 @@ export function extensionByRule(
 
 /** Per-request controller: the decisions, and the running estimate of a drafter round. */
 export class DraftController {
-  /** Running estimates of a drafter round: tokens emitted and milliseconds (fast and slow). */
+  /** The request's running estimate of a drafter round: tokens emitted and milliseconds. */
   private drafterTokens: number;
   private drafterMs: number;
-  private longTokens: number;
-  private longMs: number;
-  private skipped = 0;
+  /** Rounds paused in a row, and how many make the next exploration. */
+  private paused = 0;
+  private exploreEvery = EXPLORE_EVERY;
 
   constructor(
     readonly costs: PassCosts,
@@ -165,9 +168,8 @@ export class DraftController {
       (r) => costs.verifyMs(r, true),
       costs.roundMs(),
     );
-    this.drafterTokens = this.longTokens = guess.expected;
-    this.drafterMs = this.longMs = pass + costs.callMs() + costs.verifyMs(guess.k + 1, true) +
-      costs.roundMs();
+    this.drafterTokens = guess.expected;
+    this.drafterMs = pass + costs.callMs() + costs.verifyMs(guess.k + 1, true) + costs.roundMs();
   }
 
   /** Cost of one drafter pass. */
@@ -200,16 +202,12 @@ export class DraftController {
    */
   runDrafter(alternative: number): boolean {
     if (this.drafter === null) return false;
-    const run = this.drafterTokens / this.drafterMs > alternative * (1 + DRAFT_MARGIN) ||
-      this.skipped >= EXPLORE_EVERY;
-    if (run) {
-      this.skipped = 0;
-    } else {
-      this.skipped++;
-      this.drafterTokens += RECOVER * (this.longTokens - this.drafterTokens);
-      this.drafterMs += RECOVER * (this.longMs - this.drafterMs);
-    }
-    return run;
+    const pays = this.drafterTokens / this.drafterMs > alternative * (1 + DRAFT_MARGIN);
+    const explore = !pays && this.paused >= this.exploreEvery;
+    if (pays) this.exploreEvery = EXPLORE_EVERY;
+    else if (explore) this.exploreEvery = Math.min(MAX_EXPLORE_EVERY, 2 * this.exploreEvery);
+    this.paused = pays || explore ? 0 : this.paused + 1;
+    return pays || explore;
   }
 
   /**
@@ -244,10 +242,8 @@ export class DraftController {
 
   /** Records a drafter round's outcome into the running estimate. */
   observeDrafterRound(emitted: number, ms: number): void {
-    this.drafterTokens += FAST_EMA * (emitted - this.drafterTokens);
-    this.drafterMs += FAST_EMA * (ms - this.drafterMs);
-    this.longTokens += SLOW_EMA * (emitted - this.longTokens);
-    this.longMs += SLOW_EMA * (ms - this.longMs);
+    this.drafterTokens += ROUND_EMA * (emitted - this.drafterTokens);
+    this.drafterMs += ROUND_EMA * (ms - this.drafterMs);
   }
 
   /** The current estimate of a drafter round (tokens, ms), for statistics and tests. */
