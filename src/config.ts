@@ -294,9 +294,10 @@ export const CONFIG_KEYS: readonly KeyDef[] = [
     paramKind("controller"),
     "cost",
     "How `failfast` decides each round whether to draft and how far: `cost` from the measured " +
-      "cost of passes and the live acceptance of drafted tokens (never slower than plain " +
-      "decoding by design; sliding sub-blocks, N_max still caps), `fixed` by tau, N0, N and " +
-      "N_max as in the paper. `ar-draft` and `lookup` use `cost` when a request asks for it.",
+      "cost of passes and the live acceptance of drafted tokens (a round decodes plainly " +
+      "when no draft is expected to pay; sliding sub-blocks, N_max still caps), `fixed` by " +
+      "tau, N0, N and N_max as in the paper. `ar-draft` and `lookup` use `cost` when a " +
+      "request asks for it.",
   ),
   def(
     "costCache",
