@@ -19,6 +19,7 @@ import {
   STRATEGIES,
   type Strategy,
 } from "./params.ts";
+import type { EngineSettings } from "./engine/types.ts";
 import {
   type Backend,
   BACKENDS,
@@ -40,11 +41,13 @@ export type Role = typeof ROLES[number];
 /** What a remote verify pass returns: each row's own token (a few bytes), or full logits. */
 export const REMOTE_OUTPUTS = ["tokens", "logits"] as const;
 
-/** The whole configuration, fully resolved and validated. */
-export interface Config {
+/**
+ * The whole configuration, fully resolved and validated: the engine's settings (the served name,
+ * the default strategy and parameters, the lookup's), and the host's, runtime's and server's.
+ */
+export interface Config extends EngineSettings {
   host: string;
   port: number;
-  modelName: string;
   verifierDir: string;
   drafterDir: string;
   arDrafterDir: string;
@@ -63,25 +66,7 @@ export interface Config {
   modelServerKey: string;
   sessionTtlMs: number;
   maxSessions: number;
-  strategy: Strategy;
-  controller: Controller;
   costCache: string;
-  tau: number;
-  n0: number;
-  n: number;
-  nMax: number;
-  unmaskThreshold: number;
-  fixedK: number;
-  fixedThreshold: number;
-  arDraftK: number;
-  draftReuse: boolean;
-  alignWindows: boolean;
-  slideSubBlocks: boolean;
-  trimLowConfidence: boolean;
-  lookup: boolean;
-  lookupMax: number;
-  lookupKeyLength: number;
-  lookupHistoryTokens: number;
   maxConcurrent: number;
   maxQueue: number;
   maxBodyBytes: number;
