@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { GenerationStats } from "../src/engine/types.ts";
 import { Counter, Histogram, labelKey, Metrics } from "../src/server/metrics.ts";
+import { sampleStats } from "./helpers/generation-stats.ts";
 
 /** The sample lines of a Prometheus text body, as name{labels} => value. */
 function samples(body: string): Map<string, number> {
@@ -43,22 +43,7 @@ Deno.test("metrics: a generation's rounds feed vLLM's speculative-decoding count
     model_name: "tiny",
     engine: "0",
   });
-  const stats = {
-    strategy: "failfast",
-    promptTokens: 12,
-    completionTokens: 9,
-    rounds: 4,
-    draftedTokens: 7,
-    acceptedTokens: 5,
-    draftedBySource: { drafter: 4, context: 3, history: 0 },
-    acceptedBySource: { drafter: 2, context: 3, history: 0 },
-    // emitted per round: 1 (plain), 1, 3, 4
-    acceptedLengthCounts: [0, 2, 0, 1, 1],
-    draftLengthCounts: [1, 0, 1, 0, 2],
-    // a draft of 2 with none accepted; drafts of 4 with 2 and 3 accepted
-    acceptedByDraftLength: { 2: [1, 0, 0], 4: [0, 0, 1, 1, 0] },
-  } as unknown as GenerationStats;
-  m.recordGeneration(stats, "stop");
+  m.recordGeneration(sampleStats, "stop");
   const s = samples(m.render());
   const v = 'engine="0",model_name="tiny"';
   assert.equal(s.get(`vllm:spec_decode_num_drafts_total{${v}}`), 3);
