@@ -1,6 +1,6 @@
 // The draft-length controller's decisions with synthetic costs and acceptance.
 import assert from "node:assert/strict";
-import { AcceptanceModel, AcceptancePrior } from "../src/engine/acceptance-model.ts";
+import { AcceptanceModel } from "../src/engine/acceptance-model.ts";
 import {
   bestLength,
   DRAFT_MARGIN,
@@ -92,45 +92,7 @@ Deno.test("controller: a drafter that pays keeps drafting through a few rejectio
   }
 });
 
-Deno.test("controller: acceptance is learned online and carried to the next request", () => {
-  const prior = new AcceptancePrior();
-  const first = prior.forRequest();
-  const lookupToken = { source: "context" as const, matchLength: 5 };
-  const before = first.probability(lookupToken, 0);
-  for (let i = 0; i < 50; i++) first.observe([lookupToken, lookupToken], 0);
-  assert.ok(first.probability(lookupToken, 0) < before / 2, "rejections lower the estimate");
-  assert.equal(
-    first.probability({ source: "drafter", confidence: 0.9 }, 0),
-    AcceptanceModel.fresh().probability({ source: "drafter", confidence: 0.9 }, 0),
-    "other cells are untouched",
-  );
-  first.finish();
-  const second = prior.forRequest();
-  assert.ok(second.probability(lookupToken, 0) < before / 2, "the next request starts from it");
-  // only judged tokens count: the ones after the first rejection were never verified
-  const m = AcceptanceModel.fresh();
-  const p1 = m.probability(lookupToken, 1);
-  m.observe([lookupToken, lookupToken, lookupToken], 0);
-  assert.equal(m.probability(lookupToken, 1), p1);
-});
-
-Deno.test("pass costs: a curve interpolates, in-flight timings correct it, constants stay", () => {
-  const curve = new RowCurve([[1, 3], [5, 4], [9, 6]]);
-  assert.equal(curve.at(1), 3);
-  assert.equal(curve.at(3), 3.5);
-  assert.equal(curve.at(13), 8, "extrapolated from the last two points");
-  assert.throws(() => new RowCurve([]), RangeError);
-  assert.throws(() => new RowCurve([[2, 1], [1, 2]]), RangeError);
-  const live = new PassCosts(steepCosts(0.1));
-  for (let i = 0; i < 200; i++) live.observe("verifyAfterDraft", 2 * live.profile.verify.at(4), 4);
-  assert.ok(Math.abs(live.verifyMs(4, true) / live.verifyMs(4, false) - 2) < 0.05);
-  const fixed = new PassCosts(paperCosts());
-  fixed.observe("verify", 1000, 1);
-  assert.equal(fixed.verifyMs(1, false), 52.6);
-  assert.equal(fixed.verifyMs(61, true), 52.6, "the paper's verify step is flat in its rows");
-});
-
-Deno.test("pass costs: a call's round trip is priced on every pass and kept out of the factors", () => {
+Deno.test("controller: a call's round trip is priced on every pass and kept out of the factors", () => {
   let rtt = 20;
   const costs = new PassCosts({ ...steepCosts(0.1), callMs: () => rtt });
   assert.equal(costs.verifyMs(1, false), 3 + 20);

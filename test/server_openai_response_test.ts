@@ -17,7 +17,7 @@ Deno.test("openai response: usage carries the request's speculative statistics, 
   const s = u.speculative;
   assert.equal(s.mean_accepted_length, 2.25);
   assert.equal(s.acceptance_rate, 0.5);
-  assert.equal(s.drafter_passes_per_round, 0.5);
+  assert.equal(s.drafter_passes_per_round, 0.75);
   assert.equal(s.drafted_tokens, 10);
   assert.deepEqual(s.accepted_by_draft_length, { 2: [1, 0, 0], 4: [0, 0, 1, 1, 0] });
   assert.deepEqual(s.draft_length_counts, [1, 0, 1, 0, 2]);
