@@ -19,9 +19,10 @@ export function reduceRows(
 ): Pick<RowsResult, "ids" | "probs"> {
   switch (output.kind) {
     case "argmax": {
-      // argmax() is verifyGreedy's kernel: ties break the same way as in a local verdict
-      const ids = policy.argmax(logits, vocab);
-      return { ids, probs: policy.confidences(logits, vocab).confidences };
+      // one pass for both: confidences() takes each row's argmax as argmax() does (verifyGreedy's
+      // kernel), so ties break the same way as in a local verdict
+      const { tokens: ids, confidences: probs } = policy.confidences(logits, vocab);
+      return { ids, probs };
     }
     case "sample": {
       const ids = new Int32Array(rows);
