@@ -20,7 +20,6 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { timingSafeEqual } from "hono/utils/buffer";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { EngineParts } from "../engine/engine.ts";
@@ -48,7 +47,8 @@ import {
   PROTOCOL_VERSION,
   WireError,
 } from "../runtime/wire.ts";
-import { Counter, Histogram } from "../server/metrics.ts";
+import { Counter, Histogram, labelKey } from "../server/metrics.ts";
+import { keyIndex } from "../server/middleware.ts";
 import { MODEL_ROLES, type ModelRole, type Session, SessionStore } from "./sessions.ts";
 
 /** An error answered with its status (and headers). */
@@ -73,12 +73,21 @@ export interface ModelServerHandle {
   close(): void;
 }
 
-/** Compares a presented key with the configured one in time independent of where they differ. */
-function keyMatches(header: string | undefined, key: string): Promise<boolean> {
-  const presented = /^Bearer\s+(.+)$/i.exec(header?.trim() ?? "")?.[1] ?? "";
-  const enc = new TextEncoder();
-  // timingSafeEqual hashes both sides first, so their lengths do not leak either
-  return timingSafeEqual(enc.encode(presented).buffer, enc.encode(key).buffer);
+/** The routes `calls` counts by name; any other path is "other", so a scan adds no series. */
+const ROUTES = new Set([
+  "GET /health",
+  "GET /metrics",
+  "GET /v1/model",
+  "GET /v1/costs",
+  "POST /v1/sessions",
+  "POST /v1/sessions/:id/forward",
+  "POST /v1/sessions/:id/draft",
+  "DELETE /v1/sessions/:id",
+]);
+
+function routeOf(method: string, path: string): string {
+  const route = `${method} ${path.replace(/^\/v1\/sessions\/[^/]+/, "/v1/sessions/:id")}`;
+  return ROUTES.has(route) ? route : "other";
 }
 
 function metadataOf(model: ModelInfo) {
@@ -203,9 +212,7 @@ export function createModelServer(
   app.use("*", async (c, next) => {
     const t0 = performance.now();
     await next();
-    const route = `${c.req.method} ${
-      c.req.path.replace(/^\/v1\/sessions\/[^/]+/, "/v1/sessions/:id")
-    }`;
+    const route = routeOf(c.req.method, c.req.path);
     calls.inc({ route, status: String(c.res.status) });
     if (route.endsWith("/forward") || route.endsWith("/draft")) {
       callSeconds.observe((performance.now() - t0) / 1000, { route });
@@ -220,7 +227,7 @@ export function createModelServer(
   // every other route needs the key
   app.use("*", async (c, next) => {
     const key = config.modelServerKey;
-    if (key && !await keyMatches(c.req.header("authorization"), key)) {
+    if (key && await keyIndex([key], c.req.header("authorization") ?? "") < 0) {
       throw new ModelServerError(401, "a valid model-server key is required", "unauthorized", {
         "www-authenticate": "Bearer",
       });
@@ -248,12 +255,12 @@ export function createModelServer(
       "# HELP failfast_model_server_sessions Live sessions, by model.",
       "# TYPE failfast_model_server_sessions gauge",
       ...MODEL_ROLES.map((m) =>
-        `failfast_model_server_sessions{model="${m}"} ${stats[m].sessions}`
+        `failfast_model_server_sessions${labelKey({ model: m })} ${stats[m].sessions}`
       ),
       "# HELP failfast_model_server_session_positions Positions held by live sessions' caches.",
       "# TYPE failfast_model_server_session_positions gauge",
       ...MODEL_ROLES.map((m) =>
-        `failfast_model_server_session_positions{model="${m}"} ${stats[m].positions}`
+        `failfast_model_server_session_positions${labelKey({ model: m })} ${stats[m].positions}`
       ),
       ...calls.render(),
       ...bytesOut.render(),
