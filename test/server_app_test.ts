@@ -385,6 +385,19 @@ Deno.test("server app: bearer auth guards /v1 when an API key is configured", as
   assert.equal((await request("/")).status, 200);
 });
 
+Deno.test("server app: each API key is a lookup-cache scope of its own", async () => {
+  const engine = new FakeEngine();
+  const { request } = setup(engine, testConfig({ apiKey: "first, second" }));
+  for (const key of ["second", "first", "second"]) {
+    const res = await postJson(request, CHAT, { messages, max_tokens: 2 }, {
+      authorization: `Bearer ${key}`,
+    });
+    assert.equal(res.status, 200);
+    await res.json();
+  }
+  assert.deepEqual(engine.requests.map((r) => r.cacheScope), ["key 1", "key 0", "key 1"]);
+});
+
 Deno.test("server app: CORS headers from config, preflight answered before auth", async () => {
   const { request } = setup(
     new FakeEngine(),

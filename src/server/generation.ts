@@ -25,7 +25,7 @@ import {
 import { errorBody, HttpError, statusOf } from "./http-errors.ts";
 import type { Limiter } from "./limits.ts";
 import type { Metrics } from "./metrics.ts";
-import { jsonBody, keyIndex } from "./middleware.ts";
+import { jsonBody, requestKeyIndex } from "./middleware.ts";
 
 type DoneEvent = Extract<GenerateEvent, { type: "done" }>;
 type DeltaEvent = Extract<GenerateEvent, { type: "delta" }>;
@@ -90,12 +90,7 @@ export function generationRoute(
     const eng = deps.engine();
     const parsed = parseRequest(endpoint, await jsonBody(c), config);
     const request = parsed.request;
-    if (deps.apiKeys.length > 0) {
-      request.cacheScope = `key ${await keyIndex(
-        deps.apiKeys,
-        c.req.header("authorization") ?? "",
-      )}`;
-    }
+    if (deps.apiKeys.length > 0) request.cacheScope = `key ${requestKeyIndex(c)}`;
     const promptTokens = eng.countPromptTokens(request);
     const ctx = eng.contextLength;
     const promptParam = endpoint === "chat" ? "messages" : "prompt";

@@ -61,11 +61,27 @@ export async function keyIndex(keys: readonly string[], header: string): Promise
   return found;
 }
 
-/** Refuses /v1/* requests without one of `keys` (401, with OpenAI's messages). */
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The index of the configured key an authenticated request carried (apiKeyAuth). */
+    apiKeyIndex: number;
+  }
+}
+
+/** Which of the configured keys `c`'s request carried; -1 when the app checks no keys. */
+export function requestKeyIndex(c: Context): number {
+  return c.get("apiKeyIndex") ?? -1;
+}
+
+/**
+ * Refuses /v1/* requests without one of `keys` (401, with OpenAI's messages); the key an accepted
+ * request carried is kept for requestKeyIndex.
+ */
 export function apiKeyAuth(keys: readonly string[]): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header("authorization") ?? "";
-    if (await keyIndex(keys, header) < 0) {
+    const index = await keyIndex(keys, header);
+    if (index < 0) {
       throw new HttpError(
         401,
         /^Bearer\s+\S/i.test(header.trim())
@@ -75,6 +91,7 @@ export function apiKeyAuth(keys: readonly string[]): MiddlewareHandler {
         { headers: { "www-authenticate": "Bearer" } },
       );
     }
+    c.set("apiKeyIndex", index);
     await next();
   };
 }
