@@ -28,6 +28,7 @@ import { extensionByRule } from "../engine/draft-controller.ts";
 import type { Drafter } from "../engine/drafter.ts";
 import {
   buildDrafter,
+  drafterModelOf,
   drafterRoom,
   type DrafterSpec,
   specProblem,
@@ -315,7 +316,7 @@ export function createModelServer(
       const problem = specProblem(body.drafter);
       if (problem) throw bad(`drafter: ${problem}`);
       spec = body.drafter as DrafterSpec;
-      if ((spec.kind === "dllm") !== (model === "drafter") || model === "verifier") {
+      if (model !== drafterModelOf(spec)) {
         throw bad(`a ${spec.kind} drafter does not run on the ${model}`);
       }
     }
