@@ -11,8 +11,6 @@ import { ConfigError } from "./errors.ts";
 import { LOG_LEVELS, type LogLevel } from "./log.ts";
 import {
   accepts,
-  type Controller,
-  CONTROLLERS,
   describeKind as describeParamKind,
   kindOfConfigKey,
   type ParamKind,
@@ -31,9 +29,8 @@ import {
 
 export const DRAFTER_QUANTIZE = ["none", "int8"] as const;
 
-export { BACKENDS, CONTROLLERS, DEVICES, GRAPH_OPT_LEVELS, STRATEGIES };
-export type { Backend, Device, GraphOptLevel };
-export type { Controller, Strategy };
+export { STRATEGIES };
+export type { Strategy };
 
 /** What a server process serves: the OpenAI API, or forward passes to remote engines. */
 export const ROLES = ["api", "model-server"] as const;

@@ -14,14 +14,12 @@ import { Logger } from "./log.ts";
 import { openRemoteEngine, remoteClientOf } from "./platform/remote-engine.ts";
 import { loadPolicy } from "./policy/load-workers.ts";
 import { createServer, type ServerHandle } from "./server/app.ts";
-import type { RemoteClient } from "./runtime/remote.ts";
 
 /** A failed engine start is retried by a request at least this long after it. */
 const RETRY_AFTER_MS = 1000;
 
 interface Started {
   handle: ServerHandle;
-  client: RemoteClient | null;
   ready: Promise<unknown>;
 }
 
@@ -54,11 +52,11 @@ function start(env: Record<string, unknown>): Started {
   });
   const log = new Logger(config.logLevel);
   const t0 = Date.now();
-  let client: RemoteClient | null = null;
-  const engine = loadPolicy(policyWasm as WebAssembly.Module).then((policy) => {
-    client = remoteClientOf(config, freeOnDisconnect);
-    return openRemoteEngine({ ...config, backend: "remote" }, log, policy, { client });
-  });
+  const engine = loadPolicy(policyWasm as WebAssembly.Module).then((policy) =>
+    openRemoteEngine({ ...config, backend: "remote" }, log, policy, {
+      client: remoteClientOf(config, freeOnDisconnect),
+    })
+  );
   const ready = engine.then(
     () => log.info("engine ready", { cold_start_ms: Date.now() - t0 }),
     (e) => {
@@ -66,13 +64,7 @@ function start(env: Record<string, unknown>): Started {
       failedAt = Date.now();
     },
   );
-  return {
-    handle: createServer({ config, log, engine }),
-    get client() {
-      return client;
-    },
-    ready,
-  };
+  return { handle: createServer({ config, log, engine }), ready };
 }
 
 export default {

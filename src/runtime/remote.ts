@@ -30,12 +30,13 @@ import type {
 } from "./types.ts";
 import { decodeFrame, encodeFrame, type Frame, FRAME_CONTENT_TYPE } from "./wire.ts";
 
+/** Attempts of an idempotent call (one that is safe to repeat) before its failure stands. */
+const IDEMPOTENT_ATTEMPTS = 3;
+
 export interface RemoteOptions {
   url: string;
   key: string;
   timeoutMs: number;
-  /** Attempts of an idempotent call (default 3). */
-  attempts?: number;
   /**
    * Told of each session as it opens, with a function that frees it (and returns the call's
    * promise). A Workers host frees a request's sessions the moment its client disconnects,
@@ -133,7 +134,7 @@ export class RemoteClient {
       idempotent?: boolean;
     } = {},
   ): Promise<{ status: number; bytes: Uint8Array }> {
-    const attempts = options.idempotent ? (this.options.attempts ?? 3) : 1;
+    const attempts = options.idempotent ? IDEMPOTENT_ATTEMPTS : 1;
     for (let attempt = 1;; attempt++) {
       let failure: InferenceError;
       try {

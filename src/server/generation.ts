@@ -30,7 +30,7 @@ import { jsonBody, requestKeyIndex } from "./middleware.ts";
 type DoneEvent = Extract<GenerateEvent, { type: "done" }>;
 type DeltaEvent = Extract<GenerateEvent, { type: "delta" }>;
 
-export const CLIENT_GONE = () =>
+const CLIENT_GONE = () =>
   new HttpError(499, "the client closed the request", "client_closed_request");
 
 /** What the routes need from the server that holds them. */
