@@ -182,18 +182,22 @@ export class Metrics {
       if (count) this.draftLength.observe(k, strategy, count);
     });
     const v = this.vllmLabels;
+    /** perPosition[p]: drafts whose token at position p was accepted. */
+    const perPosition: number[] = [];
     for (const [k, row] of Object.entries(stats.acceptedByDraftLength)) {
       const drafts = row.reduce((a, b) => a + b, 0);
       this.vllmDrafts.inc(v, drafts);
       this.vllmDraftTokens.inc(v, drafts * Number(k));
-      row.forEach((rounds, accepted) => {
-        if (!rounds) return;
-        this.vllmAcceptedTokens.inc(v, rounds * accepted);
-        for (let p = 0; p < accepted; p++) {
-          this.vllmAcceptedPerPosition.inc({ ...v, position: String(p) }, rounds);
-        }
-      });
+      let reached = 0; // drafts of this length with more than p tokens accepted
+      for (let p = row.length - 2; p >= 0; p--) {
+        reached += row[p + 1];
+        perPosition[p] = (perPosition[p] ?? 0) + reached;
+      }
+      row.forEach((rounds, accepted) => this.vllmAcceptedTokens.inc(v, rounds * accepted));
     }
+    perPosition.forEach((n, p) => {
+      if (n) this.vllmAcceptedPerPosition.inc({ ...v, position: String(p) }, n);
+    });
   }
 
   /** The Prometheus text body. */
