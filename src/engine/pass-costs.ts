@@ -97,7 +97,7 @@ export class PassCosts {
     return this.profile.verify.at(rows) * factor + this.callMs();
   }
 
-  /** A drafter pass; a draft's first pass also pays the call (passes after it do not). */
+  /** A drafter pass, without its call (a draft pays one call for all its passes). */
   denoiseMs(): number {
     return (this.profile.denoiseMs ?? Infinity) * this.factor.denoise;
   }
