@@ -204,6 +204,25 @@ Deno.test("model server: malformed and oversized requests are 4xx and change no 
         }),
         400,
       ],
+      [
+        "a draft ahead without its caps",
+        encodeFrame({ commit: true, keep: 1, output: "argmax", then: { session: "x" } }, {
+          tokens: Int32Array.of(1),
+        }),
+        400,
+      ],
+      [
+        "sampling hotter than the policy core samples",
+        encodeFrame({
+          commit: true,
+          keep: 1,
+          output: "sample",
+          sampling: { temperature: 50, topK: 0, topP: 1 },
+          seed: 1,
+          position: 0,
+        }, { tokens: Int32Array.of(1) }),
+        400,
+      ],
       ["float tokens", encodeFrame({ commit: true, keep: 1 }, { tokens: Float32Array.of(1) }), 400],
       ["oversized", new Uint8Array(8192), 413],
     ];

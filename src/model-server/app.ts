@@ -21,6 +21,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Config } from "../config.ts";
+import { PolicyInputError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { EngineParts } from "../engine/engine.ts";
 import type { ExtensionRule } from "../engine/draft-controller.ts";
@@ -38,6 +39,7 @@ import { DRAFTER_CELLS } from "../engine/acceptance-model.ts";
 import { type CostProfile, profilePassCosts } from "../engine/pass-costs.ts";
 import { newTimeBuckets } from "../engine/stats.ts";
 import type { ModelInfo } from "../model/model-dir.ts";
+import { checkSampling } from "../policy/core.ts";
 import { MAX_TOP_K, reduceRows } from "../policy/reduce-rows.ts";
 import type { ForwardOptions, RowOutput } from "../runtime/types.ts";
 import {
@@ -133,9 +135,15 @@ function outputOf(h: Record<string, unknown>): RowOutput | null {
     case "sample": {
       const s = h.sampling as Record<string, unknown> | null;
       const ok = s && typeof s === "object" && typeof s.temperature === "number" &&
-        s.temperature > 0 && s.temperature <= 100 && isInt(s.topK, 0, 2 ** 31 - 1) &&
-        typeof s.topP === "number" && s.topP > 0 && s.topP <= 1;
+        s.temperature > 0 && typeof s.topK === "number" && typeof s.topP === "number";
       if (!ok) throw bad("sampling must be {temperature > 0, topK >= 0, topP in (0, 1]}");
+      try {
+        // the policy core's own ranges, which the rows are sampled under
+        checkSampling(s as { temperature: number; topK: number; topP: number });
+      } catch (e) {
+        if (e instanceof PolicyInputError) throw bad(`sampling: ${e.message}`);
+        throw e;
+      }
       if (!isInt(h.seed, 0, Number.MAX_SAFE_INTEGER)) throw bad("seed must be an integer >= 0");
       if (!isInt(h.position, 0, 2 ** 32 - 1)) throw bad("position must be an integer >= 0");
       return {
@@ -165,6 +173,28 @@ function ruleOf(raw: unknown): ExtensionRule {
     );
   }
   return r as unknown as ExtensionRule;
+}
+
+/** What a pass's `then` asks for: the next round's draft, right after this pass's verdict. */
+interface AheadRequest {
+  session: string;
+  cap: number;
+  maxLen: number;
+  budget: number;
+  rule: ExtensionRule | null;
+}
+
+/** Checks a pass's `then` before the pass changes anything. */
+function aheadRequestOf(then: unknown): AheadRequest {
+  if (then === null || typeof then !== "object") throw bad("then must be an object");
+  const t = then as Record<string, unknown>;
+  if (typeof t.session !== "string") throw bad("then.session must be a session id");
+  if (!isInt(t.cap, 0, Number.MAX_SAFE_INTEGER) || !isInt(t.maxLen, 0, 512)) {
+    throw bad("then.cap and then.maxLen must be integers");
+  }
+  if (!isInt(t.budget, 0, 1 << 20)) throw bad("then.budget must be an integer");
+  const rule = t.rule === null || t.rule === undefined ? null : ruleOf(t.rule);
+  return { session: t.session, cap: t.cap, maxLen: t.maxLen, budget: t.budget, rule };
 }
 
 /**
@@ -414,17 +444,12 @@ export function createModelServer(
    * context's last token, then the draft); `ids`: each row's own token.
    */
   async function draftAhead(
-    then: Record<string, unknown>,
+    then: AheadRequest,
     keep: number,
     tokens: Int32Array,
     ids: Int32Array,
   ) {
-    if (typeof then.session !== "string") throw bad("then.session must be a session id");
-    if (!isInt(then.cap, 0, Number.MAX_SAFE_INTEGER) || !isInt(then.maxLen, 0, 512)) {
-      throw bad("then.cap and then.maxLen must be integers");
-    }
-    if (!isInt(then.budget, 0, 1 << 20)) throw bad("then.budget must be an integer");
-    const rule = then.rule === null || then.rule === undefined ? null : ruleOf(then.rule);
+    const rule = then.rule;
     const ds = sessions.get(then.session);
     if (typeof ds === "string" || !ds.drafter || ds.busy) return null;
     const d = ds.drafter;
@@ -498,13 +523,10 @@ export function createModelServer(
         }
       }
       const output = outputOf(h);
-      const then = h.then as Record<string, unknown> | undefined;
-      if (then !== undefined && (output === null || output.kind === "topk" || !h.commit)) {
+      if (h.then !== undefined && (output === null || output.kind === "topk" || !h.commit)) {
         throw bad("then (a draft ahead) needs a committed pass of argmax or sample rows");
       }
-      if (then !== undefined && (then === null || typeof then !== "object")) {
-        throw bad("then must be an object");
-      }
+      const then = h.then === undefined ? null : aheadRequestOf(h.then);
       // checked: from here the call changes the session
       if (keep < s.cache.length) loaded.session.truncate(s.cache, keep);
       const options: ForwardOptions = {
