@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { MAIN_ROWS } from "./main-rows.ts";
+import { readRows, writeAtomic } from "./results.ts";
 import { bars, heatmap, label, lines } from "./svg.ts";
 
 /** What a figure reads of a strategy row (bench/strategies.ts's Row). */
@@ -162,15 +163,6 @@ export function figures(rows: ResultRow[], sweep: ResultRow[] | null): Figure[] 
   return out;
 }
 
-async function readRows(path: string): Promise<ResultRow[] | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)).rows as ResultRow[];
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-}
-
 if (import.meta.main) {
   const { values: args } = parseArgs({
     args: Deno.args,
@@ -181,16 +173,14 @@ if (import.meta.main) {
   });
   const dir = args.results!.replace(/\/?$/, "/");
   const outDir = (args.out ?? `${dir}figures`).replace(/\/?$/, "/");
-  const rows = await readRows(`${dir}strategies.json`);
+  const rows = await readRows<ResultRow>(`${dir}strategies.json`);
   if (!rows) {
     console.error(`no ${dir}strategies.json: run deno task bench:strategies first`);
     Deno.exit(1);
   }
   await Deno.mkdir(outDir, { recursive: true });
-  for (const f of figures(rows, await readRows(`${dir}strategies-sweep.json`))) {
-    const tmp = `${outDir}${f.file}.tmp`;
-    await Deno.writeTextFile(tmp, f.svg);
-    await Deno.rename(tmp, `${outDir}${f.file}`);
+  for (const f of figures(rows, await readRows<ResultRow>(`${dir}strategies-sweep.json`))) {
+    await writeAtomic(`${outDir}${f.file}`, f.svg);
     console.error(`wrote ${f.file}`);
   }
 }

@@ -10,6 +10,7 @@
  */
 
 import { MAIN_ROWS } from "./main-rows.ts";
+import { readRows } from "./results.ts";
 
 interface ResultRow {
   name: string;
@@ -27,14 +28,8 @@ const RUNS: { file: string; title: string }[] = [
 ];
 
 async function load(file: string): Promise<Map<string, ResultRow> | null> {
-  try {
-    const text = await Deno.readTextFile(new URL(`./results/${file}.json`, import.meta.url));
-    const rows = JSON.parse(text).rows as ResultRow[];
-    return new Map(rows.map((r) => [r.name, r]));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
+  const rows = await readRows<ResultRow>(new URL(`./results/${file}.json`, import.meta.url));
+  return rows && new Map(rows.map((r) => [r.name, r]));
 }
 
 const runs = await Promise.all(RUNS.map((r) => load(r.file)));
