@@ -10,6 +10,12 @@
 export const STRATEGIES = ["failfast", "ar", "dllm-fixed", "ar-draft", "lookup"] as const;
 export type Strategy = typeof STRATEGIES[number];
 
+/** The model drafter a strategy runs: the block-diffusion one, the small AR one, or none. */
+export function drafterOf(strategy: Strategy): "dllm" | "ar" | null {
+  if (strategy === "failfast" || strategy === "dllm-fixed") return "dllm";
+  return strategy === "ar-draft" ? "ar" : null;
+}
+
 /** How FailFast's draft lengths are chosen: from measured costs, or fixed parameters. */
 export const CONTROLLERS = ["cost", "fixed"] as const;
 export type Controller = typeof CONTROLLERS[number];

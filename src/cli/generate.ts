@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, type Strategy } from "../config.ts";
-import { accepts, describeKind, type ParamDecl, PARAMS, refusal } from "../params.ts";
+import { accepts, describeKind, drafterOf, type ParamDecl, PARAMS, refusal } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import { Logger, type LogLevel } from "../log.ts";
 import type { GenerateRequest, GenerationStats } from "../engine/types.ts";
@@ -235,8 +235,8 @@ export async function main(args: string[]): Promise<number> {
   const strategy = request.strategy ?? config.strategy;
   config = {
     ...config,
-    drafterDir: strategy === "failfast" || strategy === "dllm-fixed" ? config.drafterDir : "",
-    arDrafterDir: strategy === "ar-draft" ? config.arDrafterDir : "",
+    drafterDir: drafterOf(strategy) === "dllm" ? config.drafterDir : "",
+    arDrafterDir: drafterOf(strategy) === "ar" ? config.arDrafterDir : "",
     // the default strategy must be one this engine can run
     strategy,
   };

@@ -12,7 +12,7 @@
  * prefix the verifier agrees with; sampling uses lossless speculative sampling.
  */
 
-import { accepts, findParam, refusal, STRATEGIES, type Strategy } from "../params.ts";
+import { accepts, drafterOf, findParam, refusal, STRATEGIES, type Strategy } from "../params.ts";
 import { ConfigError, InvalidRequestError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";
@@ -143,10 +143,10 @@ export class FailFastEngine implements Engine {
 
   /** Strategies this engine can run (those whose drafter is loaded). */
   get strategies(): Strategy[] {
-    return STRATEGIES.filter((s) =>
-      s === "ar" || s === "lookup" ||
-      (s === "ar-draft" ? this.parts.arDrafter !== null : this.parts.drafter !== null)
-    );
+    return STRATEGIES.filter((s) => {
+      const kind = drafterOf(s);
+      return kind === null || this.drafterPart(kind) !== null;
+    });
   }
 
   private encodePrompt(request: GenerateRequest): number[] {
@@ -308,7 +308,7 @@ export class FailFastEngine implements Engine {
    */
   private makeDrafter(r: Resolved, costs: PassCosts | null): Drafter | null {
     if (r.strategy === "ar") return null;
-    const kind = r.strategy === "ar-draft" ? "ar" : r.strategy === "lookup" ? null : "dllm";
+    const kind = drafterOf(r.strategy);
     const controller = costs
       ? new DraftController(
         costs,
@@ -417,15 +417,17 @@ export class FailFastEngine implements Engine {
     }
   }
 
+  /** The loaded model drafter of a kind, or null. */
+  private drafterPart(kind: "dllm" | "ar" | null): LoadedModel | null {
+    return kind === "dllm" ? this.parts.drafter : kind === "ar" ? this.parts.arDrafter : null;
+  }
+
   /** Longest draft the drafter's own context window allows after `contextLength` tokens. */
   private drafterRoom(strategy: Strategy, contextLength: number): number {
-    if (strategy === "failfast" || strategy === "dllm-fixed") {
-      return drafterRoom(this.parts.drafter!.dir.config, "dllm", contextLength);
-    }
-    if (strategy === "ar-draft") {
-      return drafterRoom(this.parts.arDrafter!.dir.config, "ar", contextLength);
-    }
-    return Infinity; // a caller's own drafter: only the verifier's window limits it
+    const kind = drafterOf(strategy);
+    // no model drafter (a caller's own): only the verifier's window limits it
+    if (!kind) return Infinity;
+    return drafterRoom(this.drafterPart(kind)!.dir.config, kind, contextLength);
   }
 
   generate(request: GenerateRequest, signal?: AbortSignal): AsyncIterable<GenerateEvent> {
