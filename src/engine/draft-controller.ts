@@ -41,6 +41,11 @@ const MAX_EXPLORE_EVERY = 64;
  */
 export const DRAFT_MARGIN = 0.1;
 
+/** Whether drafting at `rate` is expected to beat an `alternative` rate by DRAFT_MARGIN. */
+export function beats(rate: number, alternative: number): boolean {
+  return rate > alternative * (1 + DRAFT_MARGIN);
+}
+
 /** The best length to propose and its expected rate. */
 export interface LengthChoice {
   k: number;
@@ -202,7 +207,7 @@ export class DraftController {
    */
   runDrafter(alternative: number): boolean {
     if (this.drafter === null) return false;
-    const pays = this.drafterTokens / this.drafterMs > alternative * (1 + DRAFT_MARGIN);
+    const pays = beats(this.drafterTokens / this.drafterMs, alternative);
     const explore = !pays && this.paused >= this.exploreEvery;
     if (pays) this.exploreEvery = EXPLORE_EVERY;
     else if (explore) this.exploreEvery = Math.min(MAX_EXPLORE_EVERY, 2 * this.exploreEvery);

@@ -17,7 +17,7 @@
 import type { DraftAhead } from "../runtime/types.ts";
 import type { TokenSignal } from "./acceptance-model.ts";
 import { ContextLookup, type LookupCandidate } from "./context-lookup.ts";
-import { DRAFT_MARGIN, type DraftController, type LengthChoice } from "./draft-controller.ts";
+import { beats, type DraftController, type LengthChoice } from "./draft-controller.ts";
 import type { Draft, Drafter } from "./drafter.ts";
 import {
   chooseCandidate,
@@ -159,7 +159,7 @@ export class PolicyDrafter implements Drafter {
     time.policy += performance.now() - t0;
     if (!runDrafter || !this.inner) {
       const useLookup = lookupDraft && lookupChoice && lookupChoice.k > 0 &&
-        lookupChoice.rate > plain * (1 + DRAFT_MARGIN);
+        beats(lookupChoice.rate, plain);
       const draft = useLookup ? cut(lookupDraft, lookupChoice.k) : { tokens: [], sources: [] };
       return { draft, own: none, drafterMs: null };
     }
