@@ -6,6 +6,7 @@
  */
 
 import type { ModelConfig } from "../model/config.ts";
+import { accepts, param, type ParamKind } from "../params.ts";
 import type { PolicyCore } from "../policy/core.ts";
 import type { ModelSession } from "../runtime/types.ts";
 import { ArDrafter } from "./ar-drafter.ts";
@@ -69,23 +70,25 @@ export function buildDrafter(
 export function specProblem(spec: unknown): string | null {
   if (spec === null || typeof spec !== "object") return "the drafter spec must be an object";
   const s = spec as Record<string, unknown>;
-  const int = (v: unknown, min: number, max: number) =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-  const unit = (v: unknown) => typeof v === "number" && v >= 0 && v <= 1;
-  if (!Array.isArray(s.eos) || !s.eos.every((t) => int(t, 0, 2 ** 31 - 1))) {
-    return "eos must be a list of token ids";
-  }
+  // the request parameters' own ranges (params.ts): a draft length, a probability
+  const lengthKind = param("k").kind as Extract<ParamKind, { type: "int" }>;
+  const length = (v: unknown) => accepts(lengthKind, v);
+  const unit = (v: unknown) => accepts(param("tau").kind, v);
+  const tokenId = (t: unknown) =>
+    Number.isInteger(t) && (t as number) >= 0 && (t as number) < 2 ** 31;
+  if (!Array.isArray(s.eos) || !s.eos.every(tokenId)) return "eos must be a list of token ids";
   if (typeof s.controlled !== "boolean") return "controlled must be a boolean";
   if (s.kind === "ar") {
-    if (!int(s.k, 1, 512)) return "k must be an integer from 1 to 512";
+    if (!length(s.k)) return `k must be an integer from ${lengthKind.min} to ${lengthKind.max}`;
     if (s.stopBelow !== null && !unit(s.stopBelow)) return "stopBelow must be null or in [0, 1]";
     return null;
   }
   if (s.kind !== "dllm") return `unknown drafter kind ${JSON.stringify(s.kind)}`;
   const p = s.plan as Record<string, unknown> | null;
   if (p === null || typeof p !== "object") return "plan must be an object";
-  if (!int(p.initial, 1, 512) || !int(p.max, 1, 512) || !int(p.step, 0, 512)) {
-    return "plan.initial, plan.step and plan.max must be integers up to 512";
+  // a step of 0 never extends (dllm-fixed)
+  if (!length(p.initial) || !length(p.max) || !(p.step === 0 || length(p.step))) {
+    return `plan.initial, plan.step and plan.max must be integers up to ${lengthKind.max}`;
   }
   if (p.tau !== null && !unit(p.tau)) return "plan.tau must be null or in [0, 1]";
   if (!unit(p.threshold)) return "plan.threshold must be in [0, 1]";
