@@ -471,25 +471,40 @@ export function createModelServer(
     ds.busy = true;
     try {
       const verified = Math.min(L + verdict.accepted, then.cap);
-      d.drafter.onVerified(verified);
-      d.context.push(...emitted);
-      d.extend = rule && extensionByRule(rule);
-      const time = newTimeBuckets();
-      const out = await d.drafter.propose(d.context, maxLen, time);
-      return {
-        header: {
-          from: next,
-          verified,
-          passes: out.passes,
-          drafterMs: ms(time.drafter),
-          policyMs: ms(time.policy),
-        },
-        tokens: Int32Array.from(out.tokens),
-        confidences: Float32Array.from(out.confidences ?? out.tokens.map(() => 0)),
-      };
+      const { header, tokens: drafted, confidences } = await draftNext(
+        d,
+        verified,
+        emitted,
+        rule,
+        maxLen,
+      );
+      return { header: { from: next, verified, ...header }, tokens: drafted, confidences };
     } finally {
       sessions.settle(ds);
     }
+  }
+
+  /**
+   * Moves a drafter session on by a verdict (`verified`: the valid prefix, null when unknown) and
+   * the tokens that follow it, and drafts the next round under `rule` (null: the spec's own plan).
+   */
+  async function draftNext(
+    d: NonNullable<Session["drafter"]>,
+    verified: number | null,
+    append: ArrayLike<number> & Iterable<number>,
+    rule: ExtensionRule | null,
+    maxLen: number,
+  ) {
+    if (verified !== null) d.drafter.onVerified(verified);
+    d.context.push(...append);
+    d.extend = rule && extensionByRule(rule);
+    const time = newTimeBuckets();
+    const out = await d.drafter.propose(d.context, maxLen, time);
+    return {
+      header: { passes: out.passes, drafterMs: ms(time.drafter), policyMs: ms(time.policy) },
+      tokens: Int32Array.from(out.tokens),
+      confidences: Float32Array.from(out.confidences ?? out.tokens.map(() => 0)),
+    };
   }
 
   app.post("/v1/sessions/:id/forward", async (c) => {
@@ -583,18 +598,11 @@ export function createModelServer(
       const rule = h.rule === null || h.rule === undefined ? null : ruleOf(h.rule);
       if (d.context.length + append.length === 0) throw bad("the context must not be empty");
       // checked: from here the call changes the session
-      if (h.verified !== null) d.drafter.onVerified(h.verified as number);
-      d.context.push(...append);
-      d.extend = rule && extensionByRule(rule);
-      const time = newTimeBuckets();
-      const draft = await d.drafter.propose(d.context, h.maxLen, time);
+      const draft = await draftNext(d, h.verified as number | null, append, rule, h.maxLen);
       return reply(
         c,
         "draft",
-        encodeFrame({ passes: draft.passes, drafterMs: time.drafter, policyMs: time.policy }, {
-          tokens: Int32Array.from(draft.tokens),
-          confidences: Float32Array.from(draft.confidences ?? draft.tokens.map(() => 0)),
-        }),
+        encodeFrame(draft.header, { tokens: draft.tokens, confidences: draft.confidences }),
       );
     });
   });
