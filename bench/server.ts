@@ -19,6 +19,7 @@ import { Logger } from "../src/log.ts";
 import type { GenerateRequest } from "../src/engine/types.ts";
 import type { FailFastEngine } from "../src/engine/engine.ts";
 import { createEngine } from "../src/platform/deno.ts";
+import { startApiServer } from "../harness/processes.ts";
 import { median, writeResults } from "./results.ts";
 
 const QUESTIONS = [
@@ -93,47 +94,6 @@ async function viaServer(url: string, request: GenerateRequest): Promise<Run> {
   return { tokens, ms: performance.now() - t0, ttftMs: ttft, text };
 }
 
-/** Starts src/cli/serve.ts on a free port and waits until `/health` is 200. */
-async function startServer(): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/serve.ts"],
-    cwd: new URL("../", import.meta.url),
-    env: { PORT: "0", HOST: "127.0.0.1", FAILFAST_LOG_LEVEL: "info" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let log = "";
-  let url = "";
-  while (!url) {
-    const { done, value } = await lines.read();
-    if (done) throw new Error(`the server exited during start-up:\n${log}`);
-    log += value;
-    url = /"msg":"listening","url":"(http:[^"]+)"/.exec(log)?.[1] ?? "";
-  }
-  // Keep reading its log so the pipe never fills.
-  const drained = (async () => {
-    while (!(await lines.read()).done) { /* discard */ }
-  })();
-  for (let i = 0;; i++) {
-    const res = await fetch(`${url}/health`).catch(() => null);
-    const status = res?.status;
-    await res?.body?.cancel();
-    if (status === 200) break;
-    if (i > 1200) throw new Error("the server did not become ready within 120 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    url,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      await drained;
-    },
-  };
-}
-
 /** Runs the benchmark and writes its results. */
 export async function runServerBench(
   options: { prompts?: number; reps?: number; maxTokens?: number; strategy?: Strategy } = {},
@@ -147,7 +107,7 @@ export async function runServerBench(
   const engine = await createEngine(config, log, {
     onProgress: (m) => console.error(`loading: ${m}`),
   });
-  const server = await startServer();
+  const server = await startApiServer();
   const rows: { prompt: number; engine: Run; server: Run }[] = [];
   try {
     const warm: GenerateRequest = {
