@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { ownQuestions } from "../harness/questions.ts";
 import type { Draft, Drafter } from "../src/engine/drafter.ts";
 import { DllmDrafter, type DraftPlan } from "../src/engine/dllm-drafter.ts";
+import type { Extension } from "../src/engine/drafter.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
 import { InvalidRequestError } from "../src/errors.ts";
@@ -431,5 +432,57 @@ Deno.test({
     assert.ok(shorter > 0, "no window was trimmed at tau 0.9");
     // A window that never fails fast is never trimmed.
     assert.deepEqual(await drafts(0, true), await drafts(0, false));
+  },
+});
+
+Deno.test({
+  name: "engine: a controlled window takes what its pass decided; it is asked only before a pass",
+  sanitizeResources: false,
+  async fn() {
+    const { prompt, answer, session, B, S, eos } = await drafterCase(ownQuestions(3)[0]);
+    const denoised: number[][] = [];
+    const recording = recordingDenoising(session, denoised);
+    // the controller's plan: one position, then another pass while the decision says it pays
+    const asked: { length: number; next: Extension; yes: boolean }[] = [];
+    const extend = (confs: readonly number[], _spent: number, next?: Extension) => {
+      const yes = confs.length < 2 * S; // pays up to two sub-blocks' worth
+      asked.push({ length: confs.length, next: next!, yes });
+      return yes;
+    };
+    const plan = draftPlan({ initial: 1, step: S, max: 60, tau: null, slide: true, extend });
+    const drafter = new DllmDrafter(recording, parts.policy, plan, [...eos]);
+    let checked = 0;
+    for (let n = 0; n < 40; n++) {
+      const context = [...prompt, ...answer.slice(0, n)];
+      const L = context.length;
+      asked.length = denoised.length = 0;
+      const d = await drafter.propose(context, 1000, newTimeBuckets());
+      drafter.onVerified(L);
+      if (d.tokens.some((t) => eos.has(t))) continue; // a draft ends at its EOS
+      checked++;
+      // At a block start the first token is the completion pass's, so the first question comes
+      // before any denoising; elsewhere after the first pass, with all S positions it decided
+      // (fewer where the block ends).
+      const first = L % B === 0 ? 1 : Math.min(S, B - (L % B));
+      assert.equal(asked[0].length, first, `L ${L}: asked first at ${asked[0].length}`);
+      for (const [i, a] of asked.entries()) {
+        if (i > 0) assert.ok(a.length > asked[i - 1].length, `L ${L}: asked twice`);
+        // going on past a block's end takes its completion pass first; a pass drafts S
+        // positions, fewer where its block ends
+        const blockEnds = (L + a.length) % B === 0;
+        const room = B - ((L + a.length) % B);
+        assert.deepEqual(
+          a.next,
+          blockEnds ? { passes: 2, tokens: S + 1 } : { passes: 1, tokens: Math.min(S, room) },
+          `L ${L} + ${a.length}`,
+        );
+      }
+      // one denoising pass per yes (and the first, when it came before the first question)
+      const yes = asked.filter((a) => a.yes).length;
+      assert.equal(denoised.length, yes + (L % B === 0 ? 0 : 1), `L ${L}: passes`);
+      assert.equal(d.tokens.length, asked.at(-1)!.length, "the draft is the window last asked");
+    }
+    drafter.release();
+    assert.ok(checked > 20, `${checked} drafts checked`);
   },
 });

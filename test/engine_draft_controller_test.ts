@@ -44,9 +44,9 @@ Deno.test("controller: with the paper's constants FailFast's windows keep extend
     8,
   );
   const confident = drafterTokens(Array(8).fill(0.95));
-  assert.ok(paper.extend(confident, 8, 6.1), "a confident sub-block earns another pass");
+  assert.ok(paper.extend(confident, 6.1), "a confident sub-block earns another pass");
   const long = drafterTokens(Array(40).fill(0.99));
-  assert.ok(paper.extend(long, 8, 5 * 6.1), "a sure draft still at 40 tokens");
+  assert.ok(paper.extend(long, 5 * 6.1), "a sure draft still at 40 tokens");
   // on a CPU-like curve the same draft stops early
   const cpu = new DraftController(
     new PassCosts(steepCosts(0.4)),
@@ -54,7 +54,7 @@ Deno.test("controller: with the paper's constants FailFast's windows keep extend
     "dllm",
     8,
   );
-  assert.ok(!cpu.extend(drafterTokens(Array(16).fill(0.6)), 8, 3));
+  assert.ok(!cpu.extend(drafterTokens(Array(16).fill(0.6)), 3));
   const choice = cpu.choose(drafterTokens([0.95, 0.9, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1]), 1.5, true);
   assert.ok(choice.k >= 1 && choice.k <= 3, `cut where confidence drops: ${choice.k}`);
 });
@@ -123,8 +123,14 @@ Deno.test("controller: the extension rule sent to a model server decides as the 
       for (const spent of [1.5, 6]) {
         assert.equal(
           decide(confs, spent),
-          ctl.extend(drafterTokens(confs), 8, spent + 10),
+          ctl.extend(drafterTokens(confs), spent + 10),
           `conf ${conf}, ${n} tokens, ${spent} ms spent`,
+        );
+        const blockEnd = { passes: 2, tokens: 9 };
+        assert.equal(
+          decide(confs, spent, blockEnd),
+          ctl.extend(drafterTokens(confs), spent + 10, blockEnd),
+          `conf ${conf}, ${n} tokens, ${spent} ms spent, at a block's end`,
         );
       }
     }
@@ -144,4 +150,20 @@ Deno.test("controller: a draft that only breaks even is not chosen over a plain 
   assert.equal(DRAFT_MARGIN, 0.1);
   assert.ok(!settle(1.05).runDrafter(plain(settle(1))), "5% better than plain: plain");
   assert.ok(settle(1.2).runDrafter(plain(settle(1))), "20% better: draft");
+});
+
+Deno.test("controller: a pass that must first complete a block is priced as two", () => {
+  const costs = new PassCosts(steepCosts(0.05, 3));
+  const ctl = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8);
+  let both = 0;
+  for (let n = 1; n <= 24; n++) {
+    for (const conf of [0.5, 0.7, 0.9, 0.95, 0.99]) {
+      const draft = drafterTokens(Array(n).fill(conf));
+      const two = ctl.extend(draft, 3, { passes: 2, tokens: 8 });
+      const one = ctl.extend(draft, 3, { passes: 1, tokens: 8 });
+      assert.ok(!two || one, `${n} tokens at ${conf}: two passes pay where one does not`);
+      if (one && !two) both++;
+    }
+  }
+  assert.ok(both > 0, "the second pass never made a difference");
 });

@@ -30,7 +30,7 @@
 
 import type { PolicyCore } from "../policy/core.ts";
 import type { ForwardOptions, KvCache, ModelSession } from "../runtime/types.ts";
-import type { Draft, Drafter } from "./drafter.ts";
+import type { Draft, Drafter, ExtendDecision } from "./drafter.ts";
 import type { TimeBuckets } from "./stats.ts";
 
 /** How long a draft grows. */
@@ -61,11 +61,13 @@ export interface DraftPlan {
    */
   slide: boolean;
   /**
-   * When set, decides instead of tau whether a committed window extends by another `step`
-   * (the draft-length controller), from the window's confidences and the drafter time this
-   * draft has spent; `max` still caps the length.
+   * When set, decides instead of tau whether the draft goes on by another pass (the
+   * draft-length controller), from the confidences so far, the drafter time this draft has
+   * spent and what the extension takes and drafts; `max` still caps the length (`step` > 0
+   * only enables it). The window first takes in the positions its last pass decided, so the
+   * decision comes only where going on costs a pass.
    */
-  extend?: (confidences: readonly number[], spentMs: number) => boolean;
+  extend?: ExtendDecision;
   /**
    * When a window fails fast, propose it only up to its first token below tau (FAILFAST.md
    * section 3: the paper's code proposes the whole window): the verifier then skips tokens that
@@ -229,15 +231,30 @@ export class DllmDrafter implements Drafter {
       const q = firstUndecided();
       if (q < 0) {
         // The window is committed: Algorithm 1's decision (or the fixed length is reached).
-        if (k >= Math.min(plan.max, maxLen) || plan.step <= 0) break;
+        const cap = Math.min(plan.max, maxLen);
         if (plan.extend) {
+          // The controller's window takes in, for free, what the last pass decided past it; it
+          // is asked only when going on takes another pass (two where a block must be
+          // completed first), so no pass is paid before the draft so far says it pays.
+          while (k < cap && tokens[k] !== undefined) k++;
+          if (eosEnd() >= 0) continue; // the draft ends at an EOS (returned above)
+          if (k >= cap || plan.step <= 0) break;
           const t0 = performance.now();
-          const more = plan.extend(confs.slice(0, k), time.drafter - spentFrom);
+          const next = L + k;
+          const blockEnds = next >= blockStart + B;
+          const more = plan.extend(
+            confs.slice(0, k),
+            time.drafter - spentFrom,
+            blockEnds
+              ? { passes: 2, tokens: 1 + S } // the completion pass's token, then a sub-block
+              : { passes: 1, tokens: Math.min(S, blockStart + B - next) },
+          );
           time.policy += performance.now() - t0;
           if (!more) break;
-          k = windowOf(k + plan.step);
+          k = windowOf(k + (blockEnds ? 2 : 1)); // what the pass decides past that comes free
           continue;
         }
+        if (k >= cap || plan.step <= 0) break;
         if (plan.tau === null) break;
         const t0 = performance.now();
         const windowConfs = confs.slice(0, k);

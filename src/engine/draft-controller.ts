@@ -16,6 +16,7 @@
  */
 
 import { type AcceptanceModel, drafterCell, type TokenSignal } from "./acceptance-model.ts";
+import type { ExtendDecision, Extension } from "./drafter.ts";
 import type { PassCosts } from "./pass-costs.ts";
 
 /**
@@ -125,20 +126,18 @@ export interface ExtensionRule {
 }
 
 /** The extension decision of a rule: (confidences of the draft so far, ms spent) => extend? */
-export function extensionByRule(
-  rule: ExtensionRule,
-): (confidences: readonly number[], spentMs: number) => boolean {
+export function extensionByRule(rule: ExtensionRule): ExtendDecision {
   const probabilities = (signals: readonly TokenSignal[]) =>
     signals.map((t, i) => rule.acceptance[drafterCell(t.confidence ?? 0.5, i)] ?? 0);
   const verifyMs = (rows: number) =>
     rule.verifyMs[Math.min(rows, rule.verifyMs.length) - 1] ?? Infinity;
-  return (confidences, spentMs) =>
+  return (confidences, spentMs, next = { passes: 1, tokens: rule.step }) =>
     extendPays(
       probabilities,
       confidences.map((confidence) => ({ source: "drafter" as const, confidence })),
-      rule.step,
+      next.tokens,
       spentMs + rule.callMs,
-      rule.passMs,
+      rule.passMs * next.passes,
       verifyMs,
       rule.roundMs,
     );
@@ -216,17 +215,21 @@ export class DraftController {
   }
 
   /**
-   * Whether one more drafter pass (drafting `step` more tokens after `signals`) is expected to
-   * raise the round's rate, `spentMs` spent so far. The new tokens are guessed at the confidence
-   * of the draft's last token (confidence runs in stretches).
+   * Whether going on after `signals` (by default one pass drafting the drafter's usual step) is
+   * expected to raise the round's rate, `spentMs` spent so far. The new tokens are guessed at
+   * the confidence of the draft's last token (confidence runs in stretches).
    */
-  extend(signals: readonly TokenSignal[], step: number, spentMs: number): boolean {
+  extend(
+    signals: readonly TokenSignal[],
+    spentMs: number,
+    next: Extension = { passes: 1, tokens: this.tokensPerPass },
+  ): boolean {
     return extendPays(
       (s) => this.model.probabilities(s),
       signals,
-      step,
+      next.tokens,
       spentMs,
-      this.passMs(),
+      this.passMs() * next.passes,
       this.verify(true),
       this.costs.roundMs(),
     );

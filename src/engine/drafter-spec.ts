@@ -11,10 +11,7 @@ import type { PolicyCore } from "../policy/core.ts";
 import type { ModelSession } from "../runtime/types.ts";
 import { ArDrafter } from "./ar-drafter.ts";
 import { DllmDrafter, type DraftPlan } from "./dllm-drafter.ts";
-import type { Drafter } from "./drafter.ts";
-
-/** Decides whether a draft extends: (confidences so far, drafter ms spent) => extend? */
-export type ExtendDecision = (confidences: readonly number[], spentMs: number) => boolean;
+import type { Drafter, ExtendDecision } from "./drafter.ts";
 
 export type DrafterSpec =
   | {

@@ -19,6 +19,24 @@ export interface Draft {
   callMs?: number;
 }
 
+/** What one more drafter pass (or a few) takes and drafts. */
+export interface Extension {
+  /** Forward passes: 2 where the draft must complete a block first, else 1. */
+  passes: number;
+  /** Tokens it drafts. */
+  tokens: number;
+}
+
+/**
+ * The draft-length controller's say in a draft: (confidences so far, drafter ms spent, what going
+ * on takes; absent: one pass of the drafter's usual step) => go on?
+ */
+export type ExtendDecision = (
+  confidences: readonly number[],
+  spentMs: number,
+  next?: Extension,
+) => boolean;
+
 export interface Drafter {
   /**
    * Proposes at most `maxLen` tokens continuing `context` (every verified token so far).

@@ -18,7 +18,7 @@ import type { Logger } from "../log.ts";
 import { checkSameVocabulary, type ModelInfo } from "../model/model-dir.ts";
 import type { PolicyCore, SamplingParams } from "../policy/core.ts";
 import type { DraftChannel, ModelSession } from "../runtime/types.ts";
-import type { Drafter } from "./drafter.ts";
+import type { Drafter, ExtendDecision } from "./drafter.ts";
 import { buildDrafter, drafterRoom, type DrafterSpec } from "./drafter-spec.ts";
 import { RemoteDrafter } from "./remote-drafter.ts";
 import { AcceptancePrior } from "./acceptance-model.ts";
@@ -346,12 +346,12 @@ export class FailFastEngine implements Engine {
     const session = spec.kind === "dllm"
       ? this.parts.drafter!.session
       : this.parts.arDrafter!.session;
-    const extend = controller
-      ? (confs: readonly number[], spent: number) =>
+    const extend: ExtendDecision | undefined = controller
+      ? (confs, spent, next) =>
         controller.extend(
           confs.map((confidence) => ({ source: "drafter" as const, confidence })),
-          step,
           spent,
+          next,
         )
       : undefined;
     return buildDrafter(spec, session, this.parts.policy, extend);
@@ -393,7 +393,9 @@ export class FailFastEngine implements Engine {
         const S = this.parts.drafter!.dir.config.subBlockSize!;
         const plan = controlled
           ? {
-            initial: S,
+            // one position: the first pass decides S of them, and each further pass is the
+            // controller's to pay for
+            initial: 1,
             step: S,
             max: p.nMax,
             tau: null,

@@ -373,7 +373,7 @@ export function createModelServer(
         spec,
         session,
         parts.policy,
-        (confs, spent) => drafting.extend?.(confs, spent) ?? false,
+        (confs, spent, next) => drafting.extend?.(confs, spent, next) ?? false,
       );
       state = drafting;
       // the drafter owns its cache; the session reports the drafter's context length

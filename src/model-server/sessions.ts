@@ -6,7 +6,8 @@
  */
 
 import type { Drafter } from "../engine/drafter.ts";
-import type { DrafterSpec, ExtendDecision } from "../engine/drafter-spec.ts";
+import type { DrafterSpec } from "../engine/drafter-spec.ts";
+import type { ExtendDecision } from "../engine/drafter.ts";
 import type { KvCache } from "../runtime/types.ts";
 
 export const MODEL_ROLES = ["verifier", "drafter", "ar-drafter"] as const;
