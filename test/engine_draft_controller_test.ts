@@ -6,6 +6,7 @@ import {
   DRAFT_MARGIN,
   DraftController,
   extensionByRule,
+  RoundPrior,
 } from "../src/engine/draft-controller.ts";
 import { type CostProfile, paperCosts, PassCosts, RowCurve } from "../src/engine/pass-costs.ts";
 
@@ -150,6 +151,30 @@ Deno.test("controller: a draft that only breaks even is not chosen over a plain 
   assert.equal(DRAFT_MARGIN, 0.1);
   assert.ok(!settle(1.05).runDrafter(plain(settle(1))), "5% better than plain: plain");
   assert.ok(settle(1.2).runDrafter(plain(settle(1))), "20% better: draft");
+});
+
+Deno.test("controller: a request starts from what earlier requests' drafter rounds yielded", () => {
+  const costs = new PassCosts(steepCosts(0.15));
+  const roundMs = costs.denoiseMs() + costs.verifyMs(5, true) + costs.roundMs();
+  /** A finished request whose drafter rounds each emitted `tokens`, into `prior`. */
+  const finished = (prior: RoundPrior, tokens: number) => {
+    const c = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8, prior);
+    for (let i = 0; i < 30; i++) c.observeDrafterRound(tokens, roundMs);
+    c.finish();
+  };
+  const losing = new RoundPrior();
+  finished(losing, 1);
+  const paying = new RoundPrior();
+  finished(paying, 4);
+  const plain = new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8).plainRate();
+  const next = (prior: RoundPrior) =>
+    new DraftController(costs, AcceptanceModel.fresh(), "dllm", 8, prior);
+  assert.ok(!next(losing).runDrafter(plain), "after a request where drafting lost: plain at once");
+  assert.ok(next(paying).runDrafter(plain), "after one where it paid: drafting at once");
+  // the prior weighs a few rounds: a request's own rounds soon outweigh it
+  const turned = next(losing);
+  for (let i = 0; i < 10; i++) turned.observeDrafterRound(4, roundMs);
+  assert.ok(turned.runDrafter(plain));
 });
 
 Deno.test("controller: a pass that must first complete a block is priced as two", () => {

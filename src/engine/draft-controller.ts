@@ -20,12 +20,45 @@ import type { ExtendDecision, Extension } from "./drafter.ts";
 import type { PassCosts } from "./pass-costs.ts";
 
 /**
- * Weight of the newest drafter round in the request's running estimate of a drafter round. The
- * estimate is the request's level, not the last few rounds': whether the drafter's next draft is
+ * The request's estimate of a drafter round is the mean of its own drafter rounds, started from
+ * the engine's prior (earlier requests' rounds) weighted as PRIOR_ROUNDS rounds; past
+ * 1 / MIN_ROUND_WEIGHT rounds it becomes a moving average, so that it follows a request whose
+ * text changes character. A mean, not a short moving average: whether the drafter's next draft is
  * accepted hardly depends on whether its last ones were (a rejection does not make the next one
- * likelier), so pausing the drafter after a bad round or two only loses rounds it would have won.
+ * likelier), so an estimate that dips after a few bad rounds only pauses a drafter that pays.
  */
-const ROUND_EMA = 0.1;
+const PRIOR_ROUNDS = 4;
+const MIN_ROUND_WEIGHT = 0.05;
+/** Rounds the engine-wide prior keeps at most: the prior follows the machine's load. */
+const PRIOR_ROUNDS_CAP = 2000;
+
+/** What drafter rounds yielded in earlier requests: tokens emitted and ms, summed. */
+export class RoundPrior {
+  private tokens = 0;
+  private ms = 0;
+  private rounds = 0;
+
+  /** The mean drafter round, or null before any. */
+  mean(): { tokens: number; ms: number } | null {
+    return this.rounds > 0
+      ? { tokens: this.tokens / this.rounds, ms: this.ms / this.rounds }
+      : null;
+  }
+
+  /** Adds a finished request's drafter rounds (sums). */
+  absorb(tokens: number, ms: number, rounds: number): void {
+    this.tokens += tokens;
+    this.ms += ms;
+    this.rounds += rounds;
+    if (this.rounds > PRIOR_ROUNDS_CAP) {
+      const scale = PRIOR_ROUNDS_CAP / this.rounds;
+      this.tokens *= scale;
+      this.ms *= scale;
+      this.rounds = PRIOR_ROUNDS_CAP;
+    }
+  }
+}
+
 /**
  * A paused drafter runs once anyway after this many paused rounds, to keep its estimate current;
  * each exploration that the estimate did not call for doubles the wait, up to MAX_EXPLORE_EVERY,
@@ -148,6 +181,10 @@ export class DraftController {
   /** The request's running estimate of a drafter round: tokens emitted and milliseconds. */
   private drafterTokens: number;
   private drafterMs: number;
+  /** The weight the estimate's start carries, in rounds. */
+  private readonly startWeight: number;
+  /** This request's own drafter rounds, summed, for the engine's prior at the end. */
+  private readonly own = { tokens: 0, ms: 0, rounds: 0 };
   /** Rounds paused in a row, and how many make the next exploration. */
   private paused = 0;
   private exploreEvery = EXPLORE_EVERY;
@@ -159,9 +196,18 @@ export class DraftController {
     private readonly drafter: "dllm" | "ar" | null,
     /** Tokens one drafter pass drafts (a sub-block for the dLLM, 1 for the AR drafter). */
     private readonly tokensPerPass: number,
+    /** Earlier requests' drafter rounds (null: none kept). */
+    private readonly prior: RoundPrior | null = null,
   ) {
+    const earlier = prior?.mean();
+    if (earlier) {
+      this.drafterTokens = earlier.tokens;
+      this.drafterMs = earlier.ms;
+      this.startWeight = PRIOR_ROUNDS;
+      return;
+    }
     // Before any drafter round: assume a pass drafts tokens at the drafter's own confidence
-    // of 0.5 and price it; the first rounds correct it.
+    // of 0.55 and price it; the first rounds correct it.
     const pass = this.passMs();
     const guess = bestLength(
       Array.from(
@@ -174,6 +220,7 @@ export class DraftController {
     );
     this.drafterTokens = guess.expected;
     this.drafterMs = pass + costs.callMs() + costs.verifyMs(guess.k + 1, true) + costs.roundMs();
+    this.startWeight = 1;
   }
 
   /** Cost of one drafter pass. */
@@ -250,8 +297,19 @@ export class DraftController {
 
   /** Records a drafter round's outcome into the running estimate. */
   observeDrafterRound(emitted: number, ms: number): void {
-    this.drafterTokens += ROUND_EMA * (emitted - this.drafterTokens);
-    this.drafterMs += ROUND_EMA * (ms - this.drafterMs);
+    const own = this.own;
+    own.rounds++;
+    own.tokens += emitted;
+    own.ms += ms;
+    const weight = Math.max(MIN_ROUND_WEIGHT, 1 / (this.startWeight + own.rounds));
+    this.drafterTokens += weight * (emitted - this.drafterTokens);
+    this.drafterMs += weight * (ms - this.drafterMs);
+  }
+
+  /** Hands this request's observations to the engine's priors. */
+  finish(): void {
+    this.model.finish();
+    this.prior?.absorb(this.own.tokens, this.own.ms, this.own.rounds);
   }
 
   /** The current estimate of a drafter round (tokens, ms), for statistics and tests. */

@@ -22,7 +22,7 @@ import type { Drafter, ExtendDecision } from "./drafter.ts";
 import { buildDrafter, drafterRoom, type DrafterSpec } from "./drafter-spec.ts";
 import { RemoteDrafter } from "./remote-drafter.ts";
 import { AcceptancePrior } from "./acceptance-model.ts";
-import { DraftController } from "./draft-controller.ts";
+import { DraftController, RoundPrior } from "./draft-controller.ts";
 import type { CostCache } from "./pass-cost-cache.ts";
 import { type CostProfile, PassCosts, type PassKind, profilePassCosts } from "./pass-costs.ts";
 import { DEFAULT_MERGE_RULE } from "./draft-merge.ts";
@@ -97,10 +97,12 @@ export class FailFastEngine implements Engine {
   /** Earlier outputs of this model, for lookups across requests (bounded, scoped). */
   private readonly history: LookupHistory;
   /**
-   * What finished requests observed of drafted tokens' acceptance, greedy and sampled apart: a
-   * sampled token matches a draft less often than the argmax does.
+   * What finished requests observed of drafted tokens' acceptance, by the model drafter that
+   * drafted them (each drafter's confidence means its own thing: 0.9 from the AR drafter is not
+   * 0.9 from the dLLM) and greedy and sampled apart (a sampled token matches a draft less often
+   * than the argmax does). Keyed `${drafter}:${greedy|sampled}`.
    */
-  private readonly acceptance = { greedy: new AcceptancePrior(), sampled: new AcceptancePrior() };
+  private readonly priors = new Map<string, { acceptance: AcceptancePrior; rounds: RoundPrior }>();
   /** Pass costs for the draft-length controller: profiled on first use, corrected in flight. */
   private costs: Promise<PassCosts> | null;
   /** Where profiled costs are kept between processes (null: profiled by every process). */
@@ -301,6 +303,17 @@ export class FailFastEngine implements Engine {
     return this.passCosts();
   }
 
+  /** The priors of requests drafting with `drafter`, greedy or sampled. */
+  private priorsOf(drafter: "dllm" | "ar" | null, sampled: boolean) {
+    const key = `${drafter ?? "lookup"}:${sampled ? "sampled" : "greedy"}`;
+    let priors = this.priors.get(key);
+    if (!priors) {
+      priors = { acceptance: new AcceptancePrior(), rounds: new RoundPrior() };
+      this.priors.set(key, priors);
+    }
+    return priors;
+  }
+
   /**
    * The drafter of a strategy, with its per-request cache; null for plain decoding. With lookup
    * (the `lookup` strategy, or the `lookup` parameter) or the controller it is wrapped by the
@@ -309,12 +322,14 @@ export class FailFastEngine implements Engine {
   private makeDrafter(r: Resolved, costs: PassCosts | null): Drafter | null {
     if (r.strategy === "ar") return null;
     const kind = drafterOf(r.strategy);
+    const priors = this.priorsOf(kind, r.sampling.temperature > 0);
     const controller = costs
       ? new DraftController(
         costs,
-        this.acceptance[r.sampling.temperature > 0 ? "sampled" : "greedy"].forRequest(),
+        priors.acceptance.forRequest(),
         kind,
         kind === "dllm" ? this.parts.drafter!.dir.config.subBlockSize! : 1,
+        priors.rounds,
       )
       : null;
     const model = this.makeModelDrafter(r, controller);

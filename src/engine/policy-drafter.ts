@@ -209,7 +209,7 @@ export class PolicyDrafter implements Drafter {
   }
 
   release(): void {
-    this.controller?.model.finish();
+    this.controller?.finish();
     this.inner?.release();
   }
 }
