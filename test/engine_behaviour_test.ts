@@ -4,6 +4,7 @@ import { ownQuestions } from "../harness/questions.ts";
 import type { Draft, Drafter } from "../src/engine/drafter.ts";
 import { DllmDrafter, type DraftPlan } from "../src/engine/dllm-drafter.ts";
 import type { Extension } from "../src/engine/drafter.ts";
+import { RowCurve } from "../src/engine/pass-costs.ts";
 import { newTimeBuckets } from "../src/engine/stats.ts";
 import type { Strategy } from "../src/config.ts";
 import { InvalidRequestError } from "../src/errors.ts";
@@ -484,5 +485,37 @@ Deno.test({
     }
     drafter.release();
     assert.ok(checked > 20, `${checked} drafts checked`);
+  },
+});
+
+Deno.test({
+  name: "engine: only the controller's own drafts correct what it prices a drafter pass at",
+  sanitizeResources: false,
+  async fn() {
+    const profile = {
+      verify: new RowCurve([[1, 1], [64, 2]]),
+      denoiseMs: 0.01, // far below any real pass: an observed pass moves the factor at once
+      arStepMs: 0.01,
+      roundMs: 0.01,
+      adaptive: true,
+    };
+    const priced = engine.withCostProfile(profile);
+    const costs = await priced.passCosts();
+    const question = ownQuestions(1)[0];
+    for (const strategy of ["dllm-fixed", "ar-draft"] as const) {
+      await collect(priced.generate(chat(question, { maxTokens: 24, strategy })));
+    }
+    assert.equal(costs.factors.denoise, 1, "a fixed plan's passes moved the dLLM's price");
+    assert.equal(costs.factors.arStep, 1, "a fixed k's passes moved the AR drafter's price");
+    assert.equal(costs.factors.verifyAfterDraft, 1);
+    assert.notEqual(costs.factors.verify, 1, "a verify pass is one whatever drafted");
+    const controlled = await collect(priced.generate(chat(question, {
+      maxTokens: 24,
+      strategy: "failfast",
+      params: { controller: "cost", lookup: false },
+    })));
+    assert.ok(controlled.stats.drafterPasses > 0);
+    assert.ok(costs.factors.denoise > 1, "the controller's own passes correct it");
+    await priced.close();
   },
 });

@@ -475,8 +475,11 @@ export class FailFastEngine implements Engine {
   ): AsyncGenerator<GenerateEvent> {
     const { policy, verifier: v } = this.parts;
     const drafter = await makeDrafter();
-    // fed with every pass's timing (once profiled)
+    // fed with every pass's timing (once profiled); the drafter's passes, and the verify passes
+    // right after them, only by the controller's own drafts: a fixed plan's passes (a whole
+    // block window, many passes per sub-block) are not the passes the controller prices
     const costs = this.costs ? await this.costs.catch(() => null) : null;
+    const learnsDrafter = this.controlled(r);
     const drafterPass: PassKind = r.strategy === "ar-draft" ? "arStep" : "denoise";
     const verifier = new VerifierState(v.session, policy, r.prompt, r.sampling, r.seed);
     const stats = new StatsCollector(r.strategy, r.prompt.length);
@@ -530,12 +533,9 @@ export class FailFastEngine implements Engine {
         };
         stats.addRound(round);
         if (costs) {
-          costs.observe(
-            draft.passes > 0 ? "verifyAfterDraft" : "verify",
-            round.verifierMs,
-            draft.tokens.length + 1,
-          );
-          if (draft.passes > 0) {
+          if (draft.passes === 0) costs.observe("verify", round.verifierMs, k + 1);
+          else if (learnsDrafter) {
+            costs.observe("verifyAfterDraft", round.verifierMs, k + 1);
             costs.observe(drafterPass, (round.drafterMs - (draft.callMs ?? 0)) / draft.passes);
           }
           const wall = performance.now() - roundStart;
