@@ -7,7 +7,9 @@
  * pass it times back, and each kind of pass keeps a correction factor, an exponential moving
  * average of measured over profiled time. The factor absorbs what a profile cannot see: the
  * machine's load, and that a verify pass right after a drafter pass runs slower (the cores'
- * thread pools and caches were the drafter's).
+ * thread pools and caches were the drafter's). A verify pass's factor is kept per band of rows
+ * as well (1, 2-3, 4-7, ...): a profile's few timings can be off at one end of the curve, and the
+ * price of a plain step (one row) against a draft's decides whether drafting pays at all.
  */
 
 import type { ModelSession } from "../runtime/types.ts";
@@ -89,11 +91,15 @@ export class PassCosts {
     round: 1,
   };
 
+  /** Verify factors per kind and band of rows (bandKey); a band not yet timed uses its kind's. */
+  private readonly bandFactor = new Map<string, number>();
+
   constructor(readonly profile: CostProfile) {}
 
   /** A verify pass over `rows` rows, after a drafter pass or not. */
   verifyMs(rows: number, afterDraft: boolean): number {
-    const factor = this.factor[afterDraft ? "verifyAfterDraft" : "verify"];
+    const kind = afterDraft ? "verifyAfterDraft" : "verify";
+    const factor = this.bandFactor.get(bandKey(kind, rows)) ?? this.factor[kind];
     return this.profile.verify.at(rows) * factor + this.callMs();
   }
 
@@ -130,6 +136,12 @@ export class PassCosts {
     // serves a whole draft)
     const call = kind === "verify" || kind === "verifyAfterDraft" ? this.callMs() : 0;
     const ratio = Math.min(10, Math.max(0.1, (ms - call) / base));
+    if (kind === "verify" || kind === "verifyAfterDraft") {
+      // a band starts from its kind's factor, the best guess before its own timings
+      const key = bandKey(kind, rows);
+      const band = this.bandFactor.get(key) ?? this.factor[kind];
+      this.bandFactor.set(key, band + EMA * (ratio - band));
+    }
     this.factor[kind] += EMA * (ratio - this.factor[kind]);
   }
 
@@ -137,6 +149,11 @@ export class PassCosts {
   get factors(): Readonly<Record<PassKind, number>> {
     return this.factor;
   }
+}
+
+/** A verify kind's band of rows: 1, 2-3, 4-7, 8-15, ... */
+function bandKey(kind: PassKind, rows: number): string {
+  return `${kind}:${Math.floor(Math.log2(Math.max(1, rows)))}`;
 }
 
 /** Median of a few timings (the upper one of an even count). */
