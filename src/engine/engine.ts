@@ -100,7 +100,7 @@ export class FailFastEngine implements Engine {
    * What finished requests observed of drafted tokens' acceptance, by the model drafter that
    * drafted them (each drafter's confidence means its own thing: 0.9 from the AR drafter is not
    * 0.9 from the dLLM) and greedy and sampled apart (a sampled token matches a draft less often
-   * than the argmax does). Keyed `${drafter}:${greedy|sampled}`.
+   * than the argmax does). Keyed `${drafter, or "lookup"}:${greedy|sampled}`.
    */
   private readonly priors = new Map<string, { acceptance: AcceptancePrior; rounds: RoundPrior }>();
   /** Pass costs for the draft-length controller: profiled on first use, corrected in flight. */
@@ -322,16 +322,17 @@ export class FailFastEngine implements Engine {
   private makeDrafter(r: Resolved, costs: PassCosts | null): Drafter | null {
     if (r.strategy === "ar") return null;
     const kind = drafterOf(r.strategy);
-    const priors = this.priorsOf(kind, r.sampling.temperature > 0);
-    const controller = costs
-      ? new DraftController(
+    let controller: DraftController | null = null;
+    if (costs) {
+      const priors = this.priorsOf(kind, r.sampling.temperature > 0);
+      controller = new DraftController(
         costs,
         priors.acceptance.forRequest(),
         kind,
         kind === "dllm" ? this.parts.drafter!.dir.config.subBlockSize! : 1,
         priors.rounds,
-      )
-      : null;
+      );
+    }
     const model = this.makeModelDrafter(r, controller);
     const lookupOn = r.strategy === "lookup" || r.params.lookup;
     if (!lookupOn && !controller) return model;

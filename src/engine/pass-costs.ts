@@ -91,15 +91,18 @@ export class PassCosts {
     round: 1,
   };
 
-  /** Verify factors per kind and band of rows (bandKey); a band not yet timed uses its kind's. */
-  private readonly bandFactor = new Map<string, number>();
+  /** Verify factors per band of rows (rowBand); a band not yet timed uses its kind's factor. */
+  private readonly bandFactor: Record<"verify" | "verifyAfterDraft", number[]> = {
+    verify: [],
+    verifyAfterDraft: [],
+  };
 
   constructor(readonly profile: CostProfile) {}
 
   /** A verify pass over `rows` rows, after a drafter pass or not. */
   verifyMs(rows: number, afterDraft: boolean): number {
     const kind = afterDraft ? "verifyAfterDraft" : "verify";
-    const factor = this.bandFactor.get(bandKey(kind, rows)) ?? this.factor[kind];
+    const factor = this.bandFactor[kind][rowBand(rows)] ?? this.factor[kind];
     return this.profile.verify.at(rows) * factor + this.callMs();
   }
 
@@ -138,9 +141,9 @@ export class PassCosts {
     const ratio = Math.min(10, Math.max(0.1, (ms - call) / base));
     if (kind === "verify" || kind === "verifyAfterDraft") {
       // a band starts from its kind's factor, the best guess before its own timings
-      const key = bandKey(kind, rows);
-      const band = this.bandFactor.get(key) ?? this.factor[kind];
-      this.bandFactor.set(key, band + EMA * (ratio - band));
+      const bands = this.bandFactor[kind];
+      const band = bands[rowBand(rows)] ?? this.factor[kind];
+      bands[rowBand(rows)] = band + EMA * (ratio - band);
     }
     this.factor[kind] += EMA * (ratio - this.factor[kind]);
   }
@@ -151,9 +154,9 @@ export class PassCosts {
   }
 }
 
-/** A verify kind's band of rows: 1, 2-3, 4-7, 8-15, ... */
-function bandKey(kind: PassKind, rows: number): string {
-  return `${kind}:${Math.floor(Math.log2(Math.max(1, rows)))}`;
+/** A verify pass's band of rows: 0 for 1 row, 1 for 2-3, 2 for 4-7, ... */
+function rowBand(rows: number): number {
+  return 31 - Math.clz32(Math.max(1, rows));
 }
 
 /** Median of a few timings (the upper one of an even count). */
